@@ -1,0 +1,149 @@
+"""Rank agreement between estimated scores and ground truth, with bootstrap confidence intervals.
+
+Policies, applied by `prepare` before every metric:
+- archs whose ground truth is NaN are dropped (and counted): there is nothing to compare against;
+- NaN or infinite scores (failed estimates) rank below every real score, tied with each other, and are counted;
+- ties: Kendall tau is tau-b (tie-corrected), Spearman uses average ranks, top-k sets break ties by arch order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from scipy import stats
+
+Metric = Callable[[np.ndarray, np.ndarray], float]
+
+
+@dataclass(frozen=True)
+class Prepared:
+    scores: np.ndarray
+    truth: np.ndarray
+    n_failed: int
+    n_missing_truth: int
+
+
+def prepare(scores: np.ndarray, truth: np.ndarray) -> Prepared:
+    """Apply the NaN policies; returns finite scores and truth of equal length."""
+    scores = np.asarray(scores, dtype=np.float64)
+    truth = np.asarray(truth, dtype=np.float64)
+    if scores.shape != truth.shape or scores.ndim != 1:
+        raise ValueError(f"scores and truth must be 1-d arrays of equal length, got {scores.shape} and {truth.shape}")
+    known = ~np.isnan(truth)
+    scores, truth = scores[known], truth[known]
+    failed = ~np.isfinite(scores)
+    if failed.any():
+        floor = np.min(scores[~failed]) - 1.0 if (~failed).any() else 0.0
+        scores = np.where(failed, floor, scores)
+    return Prepared(scores, truth, int(failed.sum()), int((~known).sum()))
+
+
+def kendall_tau(scores: np.ndarray, truth: np.ndarray) -> float:
+    """Kendall tau-b."""
+    return _nan_if_constant(scores, truth, lambda a, b: stats.kendalltau(a, b, variant="b").statistic)
+
+
+def spearman(scores: np.ndarray, truth: np.ndarray) -> float:
+    return _nan_if_constant(scores, truth, lambda a, b: stats.spearmanr(a, b).statistic)
+
+
+def pearson(scores: np.ndarray, truth: np.ndarray) -> float:
+    return _nan_if_constant(scores, truth, lambda a, b: stats.pearsonr(a, b).statistic)
+
+
+def _nan_if_constant(scores: np.ndarray, truth: np.ndarray, fn: Callable) -> float:
+    if len(scores) < 2 or np.ptp(scores) == 0 or np.ptp(truth) == 0:
+        return float("nan")
+    return float(fn(scores, truth))
+
+
+def top_k(values: np.ndarray, percent: float) -> np.ndarray:
+    """Positions of the top `percent` % by value (at least one); ties broken by position."""
+    if not 0 < percent <= 100:
+        raise ValueError(f"top-k percent must be in (0, 100], got {percent}")
+    k = max(1, int(round(len(values) * percent / 100)))
+    return np.argsort(-values, kind="stable")[:k]
+
+
+def precision_at_top(scores: np.ndarray, truth: np.ndarray, percent: float = 5.0) -> float:
+    """Fraction of the true top-k% that the scores also place in their top-k%."""
+    predicted, actual = top_k(scores, percent), top_k(truth, percent)
+    return len(np.intersect1d(predicted, actual)) / len(actual)
+
+
+def tau_in_true_top(scores: np.ndarray, truth: np.ndarray, percent: float = 5.0) -> float:
+    """Kendall tau-b restricted to the archs in the true top-k%."""
+    best = top_k(truth, percent)
+    return kendall_tau(scores[best], truth[best])
+
+
+def regret(scores: np.ndarray, truth: np.ndarray) -> float:
+    """True best value minus the true value of the arch the scores rank first."""
+    return float(np.max(truth) - truth[int(np.argmax(scores))])
+
+
+def bootstrap_ci(
+    metric: Metric, scores: np.ndarray, truth: np.ndarray, n_boot: int = 1000, seed: int = 0, level: float = 0.95
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of `metric` over archs resampled with replacement."""
+    if len(scores) < 3:
+        return float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    samples = np.array(
+        [metric(scores[idx], truth[idx]) for idx in rng.integers(0, len(scores), size=(n_boot, len(scores)))]
+    )
+    samples = samples[~np.isnan(samples)]
+    if samples.size == 0:
+        return float("nan"), float("nan")
+    tail = (1 - level) / 2 * 100
+    low, high = np.percentile(samples, [tail, 100 - tail])
+    return float(low), float(high)
+
+
+@dataclass(frozen=True)
+class Estimate:
+    value: float
+    low: float
+    high: float
+
+
+@dataclass(frozen=True)
+class RankReport:
+    """All rank metrics of one comparison, with sample sizes."""
+
+    n: int
+    n_failed: int
+    n_missing_truth: int
+    kendall_tau: Estimate
+    spearman: Estimate
+    pearson: float
+    precision_at_5: Estimate
+    tau_top_5: float
+    regret: float
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def rank_report(scores: np.ndarray, truth: np.ndarray, n_boot: int = 1000, seed: int = 0) -> RankReport:
+    """Every metric at once, confidence intervals from one bootstrap seed."""
+    p = prepare(scores, truth)
+    if len(p.scores) < 2:
+        raise ValueError(f"need at least 2 archs with ground truth to rank, got {len(p.scores)}")
+
+    def with_ci(metric: Metric) -> Estimate:
+        return Estimate(metric(p.scores, p.truth), *bootstrap_ci(metric, p.scores, p.truth, n_boot, seed))
+
+    return RankReport(
+        n=len(p.scores),
+        n_failed=p.n_failed,
+        n_missing_truth=p.n_missing_truth,
+        kendall_tau=with_ci(kendall_tau),
+        spearman=with_ci(spearman),
+        pearson=pearson(p.scores, p.truth),
+        precision_at_5=with_ci(precision_at_top),
+        tau_top_5=tau_in_true_top(p.scores, p.truth),
+        regret=regret(p.scores, p.truth),
+    )

@@ -1,0 +1,32 @@
+"""Default locations: user cache directory, ground-truth file, shared reference data."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+CACHE_ENV = "BPEBENCH_CACHE_DIR"
+GROUNDTRUTH_ENV = "BPEBENCH_GROUNDTRUTH"
+SHARED_DATA_ENV = "BPEBENCH_SHARED_DATA"
+
+
+def cache_dir() -> Path:
+    """User cache root: $BPEBENCH_CACHE_DIR, else $XDG_CACHE_HOME/bpebench, else ~/.cache/bpebench."""
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base).expanduser() / "bpebench"
+
+
+def groundtruth_path() -> Path:
+    """Ground-truth HDF5 file: $BPEBENCH_GROUNDTRUTH, else <cache>/groundtruth.h5."""
+    if os.environ.get(GROUNDTRUTH_ENV):
+        return Path(os.environ[GROUNDTRUTH_ENV]).expanduser()
+    return cache_dir() / "groundtruth.h5"
+
+
+def shared_data_dir() -> Path:
+    """Reference data folder: $BPEBENCH_SHARED_DATA, else ../shared/data beside the project root."""
+    if os.environ.get(SHARED_DATA_ENV):
+        return Path(os.environ[SHARED_DATA_ENV]).expanduser()
+    return Path(__file__).resolve().parents[2] / "shared" / "data"
