@@ -122,7 +122,7 @@ class TinyNetwork(nn.Module):
 
 
 def build(arch_str: str, channels: int = 16, cells: int = 5, num_classes: int = 10) -> nn.Module:
-    """The NB201 network for `arch_str` with `channels` base width, `cells` cells per stage and `num_classes` outputs."""
+    """The NB201 network for `arch_str`: base width `channels`, `cells` cells per stage, `num_classes` outputs."""
     _check_sizes(channels, cells, num_classes)
     return TinyNetwork(arch_str, channels, cells, num_classes)
 

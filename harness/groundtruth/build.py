@@ -50,8 +50,9 @@ def build_file(
     return _atomic_write(target, source, progress, base=None)
 
 
-def merge_into(target: Path, source: Source, progress: bool = True) -> Path:
+def merge_into(target: str | Path, source: Source, progress: bool = True) -> Path:
     """Add `source` to an existing file, replacing it only when the whole merge succeeded."""
+    target = Path(target)
     if not target.exists():
         raise ValueError(f"no ground-truth file at {target} to merge into; run `bpebench data build` first")
     return _atomic_write(target, source, progress, base=target)

@@ -136,7 +136,7 @@ def _merge(
     old: np.ndarray | None, old_seeds: Sequence[int], new: np.ndarray, new_seeds: Sequence[int], seeds: Sequence[int]
 ) -> np.ndarray:
     shape = (new.shape[0], len(seeds), *new.shape[2:])
-    merged = np.full(shape, np.nan, dtype=np.float64)
+    merged = np.full(shape, np.nan, dtype=new.dtype if new.dtype == np.float32 else np.float64)
     for source, source_seeds in ((old, old_seeds), (new, new_seeds)):
         if source is None:
             continue
@@ -150,6 +150,6 @@ def _merge(
 def _replace(h5: h5py.File, path: str, values: np.ndarray, seeds: Sequence[int], unit: str, chunks: tuple) -> None:
     if path in h5:
         del h5[path]
-    ds = h5.create_dataset(path, data=values, chunks=chunks, compression="gzip", compression_opts=4, shuffle=True)
+    ds = h5.create_dataset(path, data=values, chunks=chunks, compression="gzip", compression_opts=1, shuffle=True)
     ds.attrs["seeds"] = np.asarray(seeds, dtype=np.int64)
     ds.attrs["unit"] = unit

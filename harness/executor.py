@@ -1,0 +1,152 @@
+"""Run independent work units inline, in local worker processes, or on a Dask distributed cluster.
+
+Results come back as they complete (not in submission order) so the driver can store each at once, with a tqdm
+progress bar and ETA in every mode. A unit that raises yields an `Outcome` with `error` set; the others go on.
+
+- `workers=1`: inline, in this process (torch keeps its own thread count).
+- `workers=N>1`: a `ProcessPoolExecutor` of N processes started with forkserver (spawn where forkserver is absent);
+  each worker runs torch with cpu_count // N threads so the processes do not oversubscribe the cores.
+- `scheduler="tcp://HOST:PORT"`: a Dask cluster the user started (`dask scheduler`, then `dask worker ADDRESS` on each
+  machine, from the same environment so the unit's module imports there). Dask's nanny starts workers with
+  OMP_NUM_THREADS=1, so torch runs one thread per task; give a worker `--nthreads` tasks at a time.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Any
+
+from tqdm.auto import tqdm
+
+SCHEDULER_ENV = "BPEBENCH_SCHEDULER"
+CONNECT_TIMEOUT_S = 30
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The result of `items[index]`, or the error (type and message) it raised."""
+
+    index: int
+    value: Any = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass(frozen=True)
+class Executor:
+    """Where work units run: inline (workers=1), N local processes, or the Dask scheduler at `scheduler`."""
+
+    workers: int | None = None
+    """Local worker processes; None = one per CPU core. Ignored with a scheduler."""
+    scheduler: str | None = None
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.workers is not None and (isinstance(self.workers, bool) or self.workers < 1):
+            raise ValueError(f"workers must be a positive int or None (one per core), got {self.workers!r}")
+        if self.scheduler is not None and "://" not in self.scheduler:
+            raise ValueError(f"scheduler must be an address like tcp://HOST:PORT, got {self.scheduler!r}")
+
+    @property
+    def local_workers(self) -> int:
+        return self.workers or os.cpu_count() or 1
+
+    def describe(self) -> str:
+        if self.scheduler:
+            return f"dask cluster at {self.scheduler}"
+        return "inline" if self.local_workers == 1 else f"{self.local_workers} local processes"
+
+    def run(self, fn: Callable[[Any], Any], items: Sequence[Any], desc: str = "work units") -> Iterator[Outcome]:
+        """Yield one `Outcome` per item as each completes; `fn` must be a module-level (picklable) function."""
+        if not items:
+            return
+        bar = tqdm(total=len(items), desc=desc, unit="unit", disable=not self.progress, dynamic_ncols=True)
+        failures = 0
+        with bar:
+            if self.scheduler:
+                outcomes = _run_dask(fn, items, self.scheduler)
+            elif self.local_workers == 1:
+                outcomes = _run_inline(fn, items)
+            else:
+                outcomes = _run_pool(fn, items, min(self.local_workers, len(items)))
+            for outcome in outcomes:
+                failures += not outcome.ok
+                if failures:
+                    bar.set_postfix(failed=failures)
+                bar.update(1)
+                yield outcome
+
+
+def _error(err: BaseException) -> str:
+    return f"{type(err).__name__}: {err}"
+
+
+def _run_inline(fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterator[Outcome]:
+    for index, item in enumerate(items):
+        try:
+            value = fn(item)
+        except Exception as err:
+            yield Outcome(index, error=_error(err))
+        else:
+            yield Outcome(index, value)
+
+
+def _set_torch_threads(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def _pool_context() -> multiprocessing.context.BaseContext:
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+
+
+def _run_pool(fn: Callable[[Any], Any], items: Sequence[Any], workers: int) -> Iterator[Outcome]:
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    pool = ProcessPoolExecutor(workers, mp_context=_pool_context(), initializer=_set_torch_threads, initargs=(threads,))
+    try:
+        pending: dict[Future, int] = {pool.submit(fn, item): i for i, item in enumerate(items)}
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                index = pending.pop(future)
+                err = future.exception()
+                yield Outcome(index, error=_error(err)) if err else Outcome(index, future.result())
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _run_dask(fn: Callable[[Any], Any], items: Sequence[Any], address: str) -> Iterator[Outcome]:
+    try:
+        from distributed import Client, as_completed
+    except ImportError as err:
+        raise ValueError("running on a scheduler needs the `distributed` package (pip install distributed)") from err
+    try:
+        client = Client(address, timeout=CONNECT_TIMEOUT_S, set_as_default=False)
+    except OSError as err:
+        raise ValueError(f"cannot reach the Dask scheduler at {address}: {err}") from err
+    futures = []
+    try:
+        futures = [client.submit(fn, item, pure=False) for item in items]
+        index = {future.key: i for i, future in enumerate(futures)}
+        for future in as_completed(futures):
+            i = index[future.key]
+            if future.status == "finished":
+                yield Outcome(i, future.result())
+            else:
+                err = future.exception()
+                yield Outcome(i, error=_error(err) if err else f"task {future.status}")
+            future.release()
+    finally:
+        unfinished = [f for f in futures if not f.done()]
+        if unfinished:
+            client.cancel(unfinished)
+        client.close()

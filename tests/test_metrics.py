@@ -1,0 +1,95 @@
+import numpy as np
+import pytest
+from scipy import stats
+
+from harness import metrics
+
+
+@pytest.fixture
+def noisy():
+    rng = np.random.default_rng(0)
+    truth = rng.normal(size=300)
+    return truth + rng.normal(scale=0.5, size=300), truth
+
+
+def test_perfect_and_reversed_rankings():
+    truth = np.arange(50.0)
+    assert metrics.kendall_tau(truth * 2, truth) == pytest.approx(1.0)
+    assert metrics.kendall_tau(-truth, truth) == pytest.approx(-1.0)
+    assert metrics.spearman(truth**3, truth) == pytest.approx(1.0)
+    assert metrics.precision_at_top(truth, truth, 10) == 1.0
+    assert metrics.precision_at_top(-truth, truth, 10) == 0.0
+    assert metrics.regret(truth, truth) == 0.0
+    assert metrics.regret(-truth, truth) == 49.0
+
+
+def test_tau_b_with_ties_matches_definition():
+    scores = np.array([1, 1, 2, 3, 3, 3, 4.0])
+    truth = np.array([1, 2, 2, 3, 4, 5, 6.0])
+    concordant = discordant = 0
+    ties_x = ties_y = 0
+    for i in range(len(scores)):
+        for j in range(i + 1, len(scores)):
+            dx, dy = np.sign(scores[i] - scores[j]), np.sign(truth[i] - truth[j])
+            if dx == 0 and dy == 0:
+                continue
+            if dx == 0:
+                ties_x += 1
+            elif dy == 0:
+                ties_y += 1
+            elif dx == dy:
+                concordant += 1
+            else:
+                discordant += 1
+    expected = (concordant - discordant) / np.sqrt(
+        (concordant + discordant + ties_x) * (concordant + discordant + ties_y)
+    )
+    assert metrics.kendall_tau(scores, truth) == pytest.approx(expected)
+
+
+def test_failed_scores_rank_last_and_are_counted():
+    truth = np.array([1.0, 2.0, 3.0, 4.0])
+    prepared = metrics.prepare(np.array([1.0, np.nan, 3.0, np.inf]), truth)
+    assert prepared.n_failed == 2
+    assert prepared.scores[1] == prepared.scores[3] < prepared.scores[0]
+    report = metrics.rank_report(np.array([1.0, np.nan, 3.0, np.inf]), truth, n_boot=50)
+    assert report.n == 4 and report.n_failed == 2
+
+
+def test_missing_truth_is_dropped_and_counted():
+    report = metrics.rank_report(np.arange(5.0), np.array([0, 1, np.nan, 3, 4.0]), n_boot=20)
+    assert report.n == 4 and report.n_missing_truth == 1
+    assert report.kendall_tau.value == pytest.approx(1.0)
+
+
+def test_constant_scores_give_nan_not_an_error():
+    assert np.isnan(metrics.kendall_tau(np.ones(10), np.arange(10.0)))
+
+
+def test_tau_in_true_top(noisy):
+    scores, truth = noisy
+    best = metrics.top_k(truth, 10)
+    assert metrics.tau_in_true_top(scores, truth, 10) == pytest.approx(
+        stats.kendalltau(scores[best], truth[best]).statistic
+    )
+    assert len(best) == 30 and truth[best].min() >= np.sort(truth)[-30]
+
+
+def test_bootstrap_interval_covers_estimate_and_shrinks_with_n(noisy):
+    scores, truth = noisy
+    low, high = metrics.bootstrap_ci(metrics.kendall_tau, scores, truth, n_boot=300)
+    assert low < metrics.kendall_tau(scores, truth) < high
+    small_low, small_high = metrics.bootstrap_ci(metrics.kendall_tau, scores[:30], truth[:30], n_boot=300)
+    assert small_high - small_low > high - low
+    assert metrics.bootstrap_ci(metrics.kendall_tau, scores, truth, n_boot=100, seed=1) == metrics.bootstrap_ci(
+        metrics.kendall_tau, scores, truth, n_boot=100, seed=1
+    )
+
+
+def test_bad_inputs():
+    with pytest.raises(ValueError, match="equal length"):
+        metrics.prepare(np.ones(3), np.ones(4))
+    with pytest.raises(ValueError, match=r"\(0, 100\]"):
+        metrics.top_k(np.ones(3), 0)
+    with pytest.raises(ValueError, match="at least 2"):
+        metrics.rank_report(np.ones(1), np.ones(1))
