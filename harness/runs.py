@@ -1,0 +1,42 @@
+"""Estimator runs through the resumable results store: what is stored is never computed twice."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import numpy as np
+
+from estimators.base import Estimation, Estimator
+from harness.store import Result, Store
+
+
+def estimator_record(estimator: Estimator) -> dict:
+    """What identifies an estimator's scores: its name and config."""
+    return {"estimator": estimator.name, "config": estimator.config}
+
+
+def estimator_key(estimator: Estimator) -> str:
+    """Stable hash of `estimator_record`, the store's config key."""
+    canonical = json.dumps(estimator_record(estimator), sort_keys=True, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def run_stored(estimator: Estimator, store: Store, dataset: str, archs: np.ndarray, seed: int) -> Estimation:
+    """Scores and costs of `archs`, estimating only those the store lacks and storing each new result."""
+    key = estimator_key(estimator)
+    store.add_config(key, estimator_record(estimator))
+    archs = np.asarray(archs, dtype=np.int64)
+    missing = np.array([a for a in archs if not store.has(key, dataset, a, seed)], dtype=np.int64)
+    metadata: dict = {"computed": len(missing), "reused": len(archs) - len(missing), "key": key}
+    if len(missing):
+        fresh = estimator.estimate(missing, dataset, seed)
+        metadata.update(fresh.metadata)
+        for arch, score, cost in zip(fresh.archs, fresh.scores, fresh.costs, strict=True):
+            if not store.has(key, dataset, arch, seed):
+                failed = not np.isfinite(score)
+                store.put(key, dataset, Result(int(arch), seed, float(score), wall_seconds=float(cost), failed=failed))
+    stored = [store.get(key, dataset, a, seed) for a in archs]
+    scores = np.array([r.score for r in stored])
+    costs = np.array([r.wall_seconds for r in stored])
+    return Estimation(archs, scores, costs, metadata)

@@ -1,0 +1,159 @@
+"""Run a suite: merge the tables it needs, run every estimate and search step, say what was skipped and why."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+import estimators
+from harness import metrics, paths, provenance
+from harness.evaluate import Target, select_archs
+from harness.groundtruth import GroundTruth, merge_into
+from harness.groundtruth.sources.csv_table import PRESETS, CsvTableSource
+from harness.runs import estimator_key, run_stored
+from harness.store import Store
+from harness.suite import EstimateStep, SearchStep, Suite, write_record
+
+
+@dataclass
+class SuiteRun:
+    """What one suite run did: entries stored (with their store keys) and entries skipped (with reasons)."""
+
+    suite: Suite
+    entries: list[dict] = field(default_factory=list)
+    skipped: list[dict] = field(default_factory=list)
+
+    def skip(self, what: str, reason: str) -> None:
+        self.skipped.append({"what": what, "reason": reason})
+        print(f"  skipped {what}: {reason}")
+
+
+def run_suite(
+    suite: Suite,
+    gt_path: str | Path | None = None,
+    store_path: str | Path | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
+) -> dict:
+    """Run `suite` (resuming from the store), write its record and return it."""
+    run = SuiteRun(suite)
+    print(f"suite {suite.name}: {suite.description}")
+    gt = GroundTruth.open(gt_path)
+    gt = _merge_tables(suite, gt, run)
+    images = suite.images_root()
+    live_options = {"data_root": str(images)} if images is not None and images.exists() else None
+    with gt, Store(store_path) as store:
+        for step in suite.estimate:
+            _run_estimate_step(step, gt, store, run, live_options, workers, scheduler)
+        for step in suite.search:
+            _run_search_step(step, gt, run, workers)
+        record = {
+            "suite": suite.name,
+            "description": suite.description,
+            "groundtruth": str(gt.path),
+            "groundtruth_provenance": gt.provenance,
+            "store": str(store.path),
+            "provenance": provenance.collect(),
+            "entries": run.entries,
+            "skipped": run.skipped,
+        }
+    path = write_record(suite.name, record)
+    print(f"suite {suite.name}: {len(run.entries)} entries stored, {len(run.skipped)} skipped; record at {path}")
+    return record
+
+
+def _merge_tables(suite: Suite, gt: GroundTruth, run: SuiteRun) -> GroundTruth:
+    for table in suite.csv_tables:
+        columns = PRESETS[table.preset]
+        first = columns[0]
+        if gt.has(first.dataset, first.split, first.metric, hp=_preset_hp(table.preset)):
+            continue
+        path = paths.shared_data_dir() / table.path
+        if not path.exists():
+            run.skip(f"table {table.path}", f"not found at {path} (set {paths.SHARED_DATA_ENV})")
+            continue
+        gt.close()
+        merge_into(gt.path, CsvTableSource(path, key="arch", columns=columns, hp=_preset_hp(table.preset)))
+        gt = GroundTruth.open(gt.path)
+    return gt
+
+
+def _preset_hp(preset: str) -> int:
+    return int(preset.rpartition("hp")[2])
+
+
+def _run_estimate_step(
+    step: EstimateStep,
+    gt: GroundTruth,
+    store: Store,
+    run: SuiteRun,
+    live_options: dict | None,
+    workers: int | None,
+    scheduler: str | None,
+) -> None:
+    for name, dataset, seed in itertools.product(step.estimators, step.datasets, step.seeds):
+        what = f"{name} {step.options or ''} on {dataset} (seed {seed})".replace("  ", " ")
+        entry = estimators.entry(name)
+        options = dict(step.options)
+        if entry.live:
+            if live_options is None:
+                run.skip(what, f"no images: set {paths.SHARED_DATA_ENV} or BPEBENCH_DATA_ROOT to a CIFAR-10 folder")
+                continue
+            options |= live_options | {"store": store, "workers": workers, "scheduler": scheduler}
+        try:
+            estimator = entry.factory(gt, **options)
+            archs = select_archs(step.archs, gt, seed=seed)
+            estimation = run_stored(estimator, store, dataset, archs, seed)
+        except (ValueError, FileNotFoundError) as err:
+            run.skip(what, str(err))
+            continue
+        truth = Target.parse(None, dataset).values(gt, dataset)[archs]
+        tau = metrics.kendall_tau(*_finite(estimation.scores, truth))
+        print(f"  {what}: n={len(archs)}, Kendall tau {tau:.3f}, {np.nanmean(estimation.costs):.1f} s/arch")
+        run.entries.append(
+            {
+                "kind": "estimate",
+                "estimator": name,
+                "options": step.options,
+                "key": estimator_key(estimator),
+                "dataset": dataset,
+                "seed": seed,
+                "archs": step.archs,
+                "n": len(archs),
+            }
+        )
+
+
+def _finite(scores: np.ndarray, truth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    prepared = metrics.prepare(scores, truth)
+    return prepared.scores, prepared.truth
+
+
+def _run_search_step(step: SearchStep, gt: GroundTruth, run: SuiteRun, workers: int | None) -> None:
+    from searchers.run import SearchSpec
+    from searchers.run import run as run_search
+
+    combos = itertools.product(step.searchers, step.estimators, step.datasets, step.budgets)
+    for searcher, estimator, dataset, budget in combos:
+        what = f"search {searcher} with {estimator} on {dataset}, budget {budget:g} s, {step.seeds} seeds"
+        try:
+            spec = SearchSpec(searcher, estimator, dataset, float(budget))
+            report = run_search(spec, gt, list(range(step.seeds)), workers=workers or 1, progress=False)
+        except ValueError as err:
+            run.skip(what, str(err))
+            continue
+        summary = report.to_dict()
+        print(f"  {what}: {summary['mean']:.2f} +- {summary['std']:.2f} ({summary['target']})")
+        run.entries.append(
+            {
+                "kind": "search",
+                "searcher": searcher,
+                "estimator": estimator,
+                "dataset": dataset,
+                "budget": float(budget),
+                "seeds": step.seeds,
+            }
+        )
