@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
-
 import numpy as np
 
 from estimators.base import Estimation, Estimator
-from harness.store import Result, Store
+from harness.store import Result, Store, config_key
 
 
 def estimator_record(estimator: Estimator) -> dict:
@@ -17,9 +14,8 @@ def estimator_record(estimator: Estimator) -> dict:
 
 
 def estimator_key(estimator: Estimator) -> str:
-    """Stable hash of `estimator_record`, the store's config key."""
-    canonical = json.dumps(estimator_record(estimator), sort_keys=True, default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+    """The store's config key of `estimator`."""
+    return config_key(estimator_record(estimator))
 
 
 def run_stored(estimator: Estimator, store: Store, dataset: str, archs: np.ndarray, seed: int) -> Estimation:
@@ -33,10 +29,11 @@ def run_stored(estimator: Estimator, store: Store, dataset: str, archs: np.ndarr
         fresh = estimator.estimate(missing, dataset, seed)
         metadata.update(fresh.metadata)
         for arch, score, cost in zip(fresh.archs, fresh.scores, fresh.costs, strict=True):
-            if not store.has(key, dataset, arch, seed):
-                failed = not np.isfinite(score)
-                store.put(key, dataset, Result(int(arch), seed, float(score), wall_seconds=float(cost), failed=failed))
+            if np.isnan(cost) or store.has(key, dataset, arch, seed):
+                continue  # no cost: the unit errored before producing a result; a rerun tries it again
+            failed = not np.isfinite(score)
+            store.put(key, dataset, Result(int(arch), seed, float(score), wall_seconds=float(cost), failed=failed))
     stored = [store.get(key, dataset, a, seed) for a in archs]
-    scores = np.array([r.score for r in stored])
-    costs = np.array([r.wall_seconds for r in stored])
+    scores = np.array([np.nan if r is None else r.score for r in stored])
+    costs = np.array([np.nan if r is None else r.wall_seconds for r in stored])
     return Estimation(archs, scores, costs, metadata)

@@ -8,7 +8,7 @@ import pkgutil
 import sys
 from collections.abc import Sequence
 
-HELPER_MODULES = {"common", "__main__"}
+HELPER_MODULES = {"common", "bpe_options", "__main__"}
 """Every other module under harness.cli is a subcommand defining `add_parser(subparsers)`."""
 
 EXIT_BAD_INPUT = 2
