@@ -162,8 +162,8 @@ class DatasetSplits:
 
     def to(self, device: torch.device | str) -> DatasetSplits:
         """All splits on `device`, memoised."""
-        device = torch.device(device)
-        if self.train.images.device == device:
+        device, current = torch.device(device), self.train.images.device
+        if device.type == current.type and device.index in (None, current.index):
             return self
         return self._memo(("device", str(device)), lambda: self._map(lambda s: s.to(device)))
 
@@ -347,8 +347,7 @@ def _read_image_folder(folder: Path, spec: _Spec, cache: Path, workers: int | No
     key = _hash([str(folder.resolve()), str(spec.resolution), *files])
     path = cache / f"imagefolder-{folder.parent.name}-{folder.name}-{key}.npz"
     paths = [str(folder / f) for f in files]
-    images, cached_labels = _cached(path, lambda: (_decode_all(paths, spec.resolution, workers, progress), labels))
-    return images, cached_labels
+    return _cached(path, lambda: (_decode_all(paths, spec.resolution, workers, progress), labels))  # type: ignore[return-value]
 
 
 def _list_image_folder(folder: Path) -> tuple[list[str], list[str], np.ndarray]:

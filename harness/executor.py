@@ -3,16 +3,19 @@
 Results come back as they complete (not in submission order) so the driver can store each at once, with a tqdm
 progress bar and ETA in every mode. A unit that raises yields an `Outcome` with `error` set; the others go on.
 
-- `workers=1`: inline, in this process (torch keeps its own thread count).
+- `workers=1`: inline, in this process (torch keeps its thread count unless `threads` is given).
 - `workers=N>1`: a `ProcessPoolExecutor` of N processes started with forkserver (spawn where forkserver is absent);
-  each worker runs torch with cpu_count // N threads so the processes do not oversubscribe the cores.
+  each runs torch with `threads` threads, by default cpu_count // N, so the processes do not oversubscribe the cores
+  (oversubscribed OpenMP threads spin: on 2 busy cores, 2 threads per process trained 10x slower than 1 here).
 - `scheduler="tcp://HOST:PORT"`: a Dask cluster the user started (`dask scheduler`, then `dask worker ADDRESS` on each
   machine, from the same environment so the unit's module imports there). Dask's nanny starts workers with
-  OMP_NUM_THREADS=1, so torch runs one thread per task; give a worker `--nthreads` tasks at a time.
+  OMP_NUM_THREADS=1, so torch runs one thread per task unless `threads` is given; a worker runs `--nthreads` tasks
+  at a time.
 """
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import os
 from collections.abc import Callable, Iterator, Sequence
@@ -21,9 +24,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from tqdm.auto import tqdm
-
-SCHEDULER_ENV = "BPEBENCH_SCHEDULER"
-CONNECT_TIMEOUT_S = 30
 
 
 @dataclass(frozen=True)
@@ -47,10 +47,16 @@ class Executor:
     """Local worker processes; None = one per CPU core. Ignored with a scheduler."""
     scheduler: str | None = None
     progress: bool = True
+    threads: int | None = None
+    """Torch threads per worker; None = cpu_count // workers for local processes, unchanged inline and on Dask."""
+    connect_timeout: float = 30.0
+    """Seconds to wait for the Dask scheduler."""
 
     def __post_init__(self) -> None:
-        if self.workers is not None and (isinstance(self.workers, bool) or self.workers < 1):
-            raise ValueError(f"workers must be a positive int or None (one per core), got {self.workers!r}")
+        for name in ("workers", "threads"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise ValueError(f"{name} must be a positive int or None (the default), got {value!r}")
         if self.scheduler is not None and "://" not in self.scheduler:
             raise ValueError(f"scheduler must be an address like tcp://HOST:PORT, got {self.scheduler!r}")
 
@@ -71,11 +77,13 @@ class Executor:
         failures = 0
         with bar:
             if self.scheduler:
-                outcomes = _run_dask(fn, items, self.scheduler)
+                task = functools.partial(_with_threads, fn, self.threads) if self.threads else fn
+                outcomes = _run_dask(task, items, self.scheduler, self.connect_timeout)
             elif self.local_workers == 1:
-                outcomes = _run_inline(fn, items)
+                outcomes = _run_inline(fn, items, self.threads)
             else:
-                outcomes = _run_pool(fn, items, min(self.local_workers, len(items)))
+                workers = min(self.local_workers, len(items))
+                outcomes = _run_pool(fn, items, workers, self.threads or max(1, (os.cpu_count() or 1) // workers))
             for outcome in outcomes:
                 failures += not outcome.ok
                 if failures:
@@ -88,14 +96,23 @@ def _error(err: BaseException) -> str:
     return f"{type(err).__name__}: {err}"
 
 
-def _run_inline(fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterator[Outcome]:
-    for index, item in enumerate(items):
-        try:
-            value = fn(item)
-        except Exception as err:
-            yield Outcome(index, error=_error(err))
-        else:
-            yield Outcome(index, value)
+def _run_inline(fn: Callable[[Any], Any], items: Sequence[Any], threads: int | None) -> Iterator[Outcome]:
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        for index, item in enumerate(items):
+            torch.set_num_threads(threads or before)
+            try:
+                value = fn(item)
+            except Exception as err:
+                outcome = Outcome(index, error=_error(err))
+            else:
+                outcome = Outcome(index, value)
+            torch.set_num_threads(before)  # the driver's own work between units runs as before
+            yield outcome
+    finally:
+        torch.set_num_threads(before)
 
 
 def _set_torch_threads(threads: int) -> None:
@@ -104,13 +121,17 @@ def _set_torch_threads(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
+def _with_threads(fn: Callable[[Any], Any], threads: int, item: Any) -> Any:
+    _set_torch_threads(threads)
+    return fn(item)
+
+
 def _pool_context() -> multiprocessing.context.BaseContext:
     methods = multiprocessing.get_all_start_methods()
     return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
 
 
-def _run_pool(fn: Callable[[Any], Any], items: Sequence[Any], workers: int) -> Iterator[Outcome]:
-    threads = max(1, (os.cpu_count() or 1) // workers)
+def _run_pool(fn: Callable[[Any], Any], items: Sequence[Any], workers: int, threads: int) -> Iterator[Outcome]:
     pool = ProcessPoolExecutor(workers, mp_context=_pool_context(), initializer=_set_torch_threads, initargs=(threads,))
     try:
         pending: dict[Future, int] = {pool.submit(fn, item): i for i, item in enumerate(items)}
@@ -124,20 +145,20 @@ def _run_pool(fn: Callable[[Any], Any], items: Sequence[Any], workers: int) -> I
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _run_dask(fn: Callable[[Any], Any], items: Sequence[Any], address: str) -> Iterator[Outcome]:
+def _run_dask(fn: Callable[[Any], Any], items: Sequence[Any], address: str, timeout: float) -> Iterator[Outcome]:
     try:
         from distributed import Client, as_completed
     except ImportError as err:
         raise ValueError("running on a scheduler needs the `distributed` package (pip install distributed)") from err
     try:
-        client = Client(address, timeout=CONNECT_TIMEOUT_S, set_as_default=False)
+        client = Client(address, timeout=timeout, set_as_default=False)
     except OSError as err:
         raise ValueError(f"cannot reach the Dask scheduler at {address}: {err}") from err
     futures = []
     try:
         futures = [client.submit(fn, item, pure=False) for item in items]
         index = {future.key: i for i, future in enumerate(futures)}
-        for future in as_completed(futures):
+        for future in as_completed(futures, loop=client.loop):
             i = index[future.key]
             if future.status == "finished":
                 yield Outcome(i, future.result())

@@ -6,7 +6,9 @@ stride-2 ResNet basic block between stages; BN, ReLU, global average pool, linea
 `params` and `flops` are analytic and match the official records: parameters count every weight (BN affine
 included); FLOPs count multiply-adds of convolutions and the linear layer (with its bias) only. BN, ReLU and
 pooling (the cells' 3x3 average pools and the 2x2 pool of each ResNet shortcut) count zero, as in the official
-records (checked on archs 0, 11 and 284 for every dataset).
+records (checked on archs 0, 11 and 284 for every dataset). The recorded params of 150 of the 15,625 archs differ:
+each equals the count of another arch of the same isomorphism class (one differing in dead or duplicated edges),
+so those records were shared across the class; `params` counts the arch itself.
 """
 
 from __future__ import annotations

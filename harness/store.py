@@ -14,6 +14,8 @@ read once (results are keyed). So a kill at any moment loses at most the results
 
 One writer: `Store(path)` takes an exclusive lock (`results.h5.lock`, released by the OS if the process dies);
 `Store(path, readonly=True)` takes none and sees everything written so far (the compacted file plus the journal).
+Code that may run inside a caller holding the writer (an estimator under a suite runner) uses `writer(path)`, which
+hands back this process's open writer of that file, or opens one for the duration.
 
 HDF5 layout (schema 1): `/configs/<hash>` (attr `json`: the estimator config) and, per config and dataset,
 `/results/<hash>/<dataset>/` with one row per result in columns `arch`, `seed`, `score`, `failed`, `wall_seconds`,
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import zlib
@@ -43,6 +46,12 @@ LOCK_SUFFIX = ".lock"
 _TMP_MARK = ".tmp-"
 _COLUMNS = ("arch", "seed", "score", "failed", "wall_seconds", "macs", "curve_length")
 _DTYPES = {"arch": np.int64, "seed": np.int64, "failed": np.bool_, "curve_length": np.int64}
+
+
+def config_key(record: dict) -> str:
+    """Stable 16-hex-digit key of an estimator record {"estimator": name, "config": {...}}: sha256 of sorted JSON."""
+    canonical = json.dumps(record, sort_keys=True, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
 def default_path() -> Path:
@@ -120,14 +129,23 @@ class Store:
             if not self.path.exists() and not self._journal_path.exists():
                 raise FileNotFoundError(f"no results store at {self.path}")
         else:
+            if _resolved(self.path) in _WRITERS:
+                raise ValueError(f"{self.path} is already open for writing in this process; use harness.store.writer()")
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._lock = _acquire_lock(self.path.with_name(self.path.name + LOCK_SUFFIX))
             self._remove_stale_temporaries()
-        self._load()
+        try:
+            self._load()
+            if not readonly:
+                if self._pending:
+                    self.compact()  # also drops a torn journal tail, so new lines never glue onto it
+                self._journal = open(self._journal_path, "ab")  # noqa: SIM115 (kept open for the store's life)
+        except BaseException:
+            if self._lock is not None:
+                self._lock.close()
+            raise
         if not readonly:
-            if self._pending:
-                self.compact()  # also drops a torn journal tail, so new lines never glue onto it
-            self._journal = open(self._journal_path, "ab")  # noqa: SIM115 (kept open for the store's life)
+            _WRITERS[_resolved(self.path)] = self
 
     @property
     def _journal_path(self) -> Path:
@@ -242,6 +260,7 @@ class Store:
                 self._journal = None
             self._lock.close()
             self._lock = None
+            _WRITERS.pop(_resolved(self.path), None)
 
     def __enter__(self) -> Store:
         return self
@@ -332,13 +351,36 @@ class Store:
             stale.unlink(missing_ok=True)
 
 
+_WRITERS: dict[Path, Store] = {}
+"""Writers open in this process, by resolved path."""
+
+
+@contextlib.contextmanager
+def writer(store: Store | str | os.PathLike[str] | None = None) -> Iterator[Store]:
+    """A writable store: `store` itself, this process's open writer of that path, or a new one closed on exit."""
+    if isinstance(store, Store):
+        yield store
+        return
+    path = Path(store).expanduser() if store is not None else default_path()
+    if _resolved(path) in _WRITERS:
+        yield _WRITERS[_resolved(path)]
+        return
+    with Store(path) as opened:
+        yield opened
+
+
+def _resolved(path: Path) -> Path:
+    return path.expanduser().resolve()
+
+
 def _acquire_lock(path: Path):
     handle = open(path, "a")  # noqa: SIM115 (held until close)
     try:
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError as err:
         handle.close()
-        raise ValueError(f"{path.with_suffix('')} is open for writing by another process (one writer at a time)") from err
+        store = path.with_suffix("")
+        raise ValueError(f"{store} is open for writing by another process (one writer at a time)") from err
     return handle
 
 
@@ -377,22 +419,26 @@ def _read_journal(path: Path) -> Iterator[dict]:
 
 
 def _append_rows(parent: h5py.Group, dataset: str, results: list[Result]) -> None:
-    """Append results as rows of `parent/dataset`, rewriting the group (columns are small)."""
+    """Append results as rows of `parent/dataset`: resizable chunked columns grow in place (no garbage left)."""
     new = _table_of(results)
-    if dataset in parent:
-        group = parent[dataset]
-        old = Table(
-            **{name: group[name][:] for name in _COLUMNS},
-            curves=group["curve"][:],
-            reasons=tuple(r.decode() if isinstance(r, bytes) else str(r) for r in group["reason"][:]),
-        )
-        new = _concat(old, new)
-        del parent[dataset]
-    group = parent.create_group(dataset)
+    if dataset not in parent:
+        group = parent.create_group(dataset)
+        for name in _COLUMNS:
+            group.create_dataset(name, shape=(0,), maxshape=(None,), chunks=True, dtype=getattr(new, name).dtype)
+        group.create_dataset("curve", shape=(0, 0), maxshape=(None, None), chunks=True, dtype=np.float64,
+                             fillvalue=np.nan)  # fmt: skip
+        group.create_dataset("reason", shape=(0,), maxshape=(None,), chunks=True, dtype=h5py.string_dtype())
+    group = parent[dataset]
+    start, stop = len(group["arch"]), len(group["arch"]) + len(new)
     for name in _COLUMNS:
-        group.create_dataset(name, data=getattr(new, name))
-    group.create_dataset("curve", data=new.curves)
-    group.create_dataset("reason", data=np.array(new.reasons, dtype=h5py.string_dtype()))
+        group[name].resize((stop,))
+        group[name][start:stop] = getattr(new, name)
+    curve = group["curve"]
+    curve.resize((stop, max(curve.shape[1], new.curves.shape[1])))  # new cells are NaN (the fill value)
+    if new.curves.shape[1]:
+        curve[start:stop, : new.curves.shape[1]] = new.curves
+    group["reason"].resize((stop,))
+    group["reason"][start:stop] = np.array(new.reasons, dtype=object)
 
 
 def _table_of(results: list[Result]) -> Table:

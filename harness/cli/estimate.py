@@ -5,6 +5,13 @@ from __future__ import annotations
 import argparse
 
 import estimators
+from harness.cli.bpe_options import (
+    EXECUTION_FLAGS,
+    add_bpe_options,
+    bpe_options_given,
+    estimator_options,
+    execution_options,
+)
 from harness.cli.common import add_dataset_option, add_groundtruth_option, fmt_ci, open_groundtruth, print_json
 from harness.evaluate import Target, evaluate, select_archs
 
@@ -27,6 +34,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the CIs (default: 1000)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    add_bpe_options(parser)
     parser.set_defaults(handler=_estimate)
 
 
@@ -34,10 +42,20 @@ def _estimate(args: argparse.Namespace) -> int:
     entry = estimators.entry(args.name)
     if args.bootstrap < 1:
         raise ValueError(f"--bootstrap must be at least 1, got {args.bootstrap}")
+    options = {}
+    if entry.family == "bpe":
+        options = estimator_options(args)
+    elif entry.live:
+        options = {k: v for k, v in execution_options(args).items() if v is not None}
+        if given := [flag for flag in bpe_options_given(args) if flag.removeprefix("--") not in EXECUTION_FLAGS]:
+            raise ValueError(f"{', '.join(given)} only apply to BPE estimators, not to {args.name!r}")
+    elif given := bpe_options_given(args):
+        raise ValueError(f"{', '.join(given)} only apply to live estimators, not to {args.name!r}")
     with open_groundtruth(args) as gt:
         archs = select_archs(args.archs, gt, seed=args.seed)
         target = Target.parse(args.target, args.dataset)
-        result = evaluate(entry.factory(gt), gt, args.dataset, archs, args.seed, target, n_boot=args.bootstrap)
+        estimator = entry.factory(gt, **options)
+        result = evaluate(estimator, gt, args.dataset, archs, args.seed, target, n_boot=args.bootstrap)
     payload = result.to_dict()
     if args.json:
         print_json(payload)

@@ -1,0 +1,215 @@
+"""The searcher protocol: spend an estimator's per-arch cost from a budget, record a trajectory, name one arch.
+
+A search problem is a dataset, a budget in seconds and (for black-box searchers) an estimator. Black-box searchers
+ask an `Oracle` for scores; the oracle pays each new arch's cost, as the estimator reports it, from the budget.
+Tabular estimators report recorded training seconds, so the budget is simulated and a search takes milliseconds.
+An arch asked for again in the same run is answered from the run's cache for free. The query that the remaining
+budget cannot pay is not counted: its score is dropped and the search ends, so the spent cost never exceeds the
+budget. The searcher's answer is the arch with the best estimated score (NB201's protocol); NaN scores (failed
+estimations) never win.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from estimators.base import Estimator
+
+DEFAULT_MAX_STEPS = 10_000
+"""Queries (cached ones included) after which a black-box search stops even if the budget is not spent."""
+
+
+class BudgetExhausted(Exception):
+    """Raised by the oracle when the next query cannot be paid or the step limit is reached."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """What a searcher is asked to solve: a dataset, a budget in seconds and the estimator it may query."""
+
+    dataset: str
+    budget: float
+    arch_strings: Sequence[str]
+    """All arch strings; a searcher names archs by their position here (the official index order)."""
+    estimator: Estimator | None = None
+    lookup: bool = False
+    """True for table estimators: every score is read in one call up front; costs are still paid per query."""
+    max_steps: int = DEFAULT_MAX_STEPS
+
+    def __post_init__(self) -> None:
+        if isinstance(self.budget, bool) or not isinstance(self.budget, int | float) or not 0 < self.budget < math.inf:
+            raise ValueError(f"Problem.budget = {self.budget!r} is invalid: must be a finite number of seconds > 0")
+        if isinstance(self.max_steps, bool) or not isinstance(self.max_steps, int) or self.max_steps < 1:
+            raise ValueError(f"Problem.max_steps = {self.max_steps!r} is invalid: must be an int >= 1")
+        if not self.arch_strings:
+            raise ValueError("Problem.arch_strings is empty: pass every arch string in index order")
+
+
+@dataclass(frozen=True)
+class Trajectory:
+    """One row per query (or per epoch for DARTS), in order."""
+
+    cost: np.ndarray
+    """Seconds spent so far, after this query."""
+    arch: np.ndarray
+    """Arch index queried."""
+    score: np.ndarray
+    """Its estimated score (NaN = failed)."""
+    best: np.ndarray
+    """The arch the searcher would answer after this query."""
+    paid: np.ndarray
+    """False where the arch came from the run's cache at no cost."""
+
+    def __post_init__(self) -> None:
+        lengths = {len(getattr(self, name)) for name in ("cost", "arch", "score", "best", "paid")}
+        if len(lengths) != 1:
+            raise ValueError(f"trajectory columns must have equal length, got {sorted(lengths)}")
+
+    def __len__(self) -> int:
+        return len(self.arch)
+
+    def to_dict(self) -> dict:
+        return {
+            "cost": self.cost.tolist(),
+            "arch": self.arch.tolist(),
+            "score": self.score.tolist(),
+            "best": self.best.tolist(),
+            "paid": self.paid.tolist(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Trajectory:
+        return cls(
+            np.asarray(data["cost"], dtype=np.float64),
+            np.asarray(data["arch"], dtype=np.int64),
+            np.asarray([math.nan if s is None else s for s in data["score"]], dtype=np.float64),
+            np.asarray(data["best"], dtype=np.int64),
+            np.asarray(data["paid"], dtype=bool),
+        )
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """A searcher's answer: the chosen arch, the seconds spent, how it got there."""
+
+    arch: int
+    cost: float
+    trajectory: Trajectory
+    metadata: dict = field(default_factory=dict)
+
+
+@runtime_checkable
+class Searcher(Protocol):
+    """Anything that searches; `name` is its registry name, `config` what makes its searches differ."""
+
+    name: str
+
+    @property
+    def config(self) -> dict: ...
+
+    def search(self, problem: Problem, seed: int) -> SearchResult: ...
+
+
+class Oracle:
+    """Scores archs with the problem's estimator, paying each new arch's cost from the budget; caches per run."""
+
+    def __init__(self, problem: Problem, seed: int) -> None:
+        if problem.estimator is None:
+            raise ValueError("this searcher queries an estimator; the problem has none")
+        self.problem, self.seed = problem, seed
+        self.spent = 0.0
+        self._cache: dict[int, float] = {}
+        self._rows: list[tuple[float, int, float, int, bool]] = []
+        self._best: int | None = None
+        self._best_score = -math.inf
+        self._table: tuple[np.ndarray, np.ndarray] | None = None
+        if problem.lookup:
+            everything = problem.estimator.estimate(np.arange(len(problem.arch_strings)), problem.dataset, seed)
+            self._table = (np.asarray(everything.scores, dtype=np.float64), np.asarray(everything.costs, np.float64))
+        self._index = {arch: i for i, arch in enumerate(problem.arch_strings)}
+
+    @property
+    def num_archs(self) -> int:
+        return len(self.problem.arch_strings)
+
+    @property
+    def remaining(self) -> float:
+        return self.problem.budget - self.spent
+
+    def arch_string(self, arch: int) -> str:
+        return self.problem.arch_strings[arch]
+
+    def index(self, arch_str: str) -> int:
+        return self._index[arch_str]
+
+    def score(self, arch: int) -> float:
+        """Estimated score of `arch` (NaN = failed); raises BudgetExhausted when it cannot be paid."""
+        arch = int(arch)
+        if len(self._rows) >= self.problem.max_steps:
+            raise BudgetExhausted(f"step limit {self.problem.max_steps} reached")
+        if arch in self._cache:
+            value, paid = self._cache[arch], False
+        else:
+            value, cost = self._estimate(arch)
+            if not math.isfinite(cost) or cost < 0:
+                raise ValueError(f"estimator {self.problem.estimator.name} reported cost {cost!r} for arch {arch}")
+            if self.spent + cost > self.problem.budget:
+                raise BudgetExhausted(f"arch {arch} costs {cost:.1f} s, {self.remaining:.1f} s left")
+            self.spent += cost
+            self._cache[arch], paid = value, True
+        if math.isfinite(value) and value > self._best_score:
+            self._best, self._best_score = arch, value
+        best = arch if self._best is None else self._best
+        self._rows.append((self.spent, arch, value, best, paid))
+        return value
+
+    def _estimate(self, arch: int) -> tuple[float, float]:
+        if self._table is not None:
+            return float(self._table[0][arch]), float(self._table[1][arch])
+        assert self.problem.estimator is not None
+        result = self.problem.estimator.estimate(np.array([arch]), self.problem.dataset, self.seed)
+        return float(result.scores[0]), float(result.costs[0])
+
+    def trajectory(self) -> Trajectory:
+        columns = list(zip(*self._rows, strict=True)) if self._rows else [()] * 5
+        dtypes = (np.float64, np.int64, np.float64, np.int64, bool)
+        return Trajectory(*(np.asarray(c, dtype=t) for c, t in zip(columns, dtypes, strict=True)))
+
+
+class BlackBoxSearcher(ABC):
+    """A searcher that only asks the oracle for scores; it answers the best-scored arch it saw."""
+
+    name: str
+
+    @property
+    @abstractmethod
+    def config(self) -> dict: ...
+
+    @abstractmethod
+    def run(self, oracle: Oracle, rng: np.random.Generator, metadata: dict) -> None:
+        """Query the oracle until it raises BudgetExhausted; may note anything worth keeping in `metadata`."""
+
+    def search(self, problem: Problem, seed: int) -> SearchResult:
+        oracle = Oracle(problem, seed)
+        metadata: dict = {}
+        try:
+            self.run(oracle, np.random.default_rng(seed), metadata)
+        except BudgetExhausted as stop:
+            metadata["stopped"] = str(stop)
+        trajectory = oracle.trajectory()
+        if len(trajectory) == 0:
+            raise ValueError(
+                f"budget {problem.budget} s cannot pay a single query of {problem.estimator.name}; raise --budget"
+            )
+        return SearchResult(int(trajectory.best[-1]), oracle.spent, trajectory, metadata)
+
+
+def random_arch(oracle: Oracle, rng: np.random.Generator) -> int:
+    """A uniformly random arch index."""
+    return int(rng.integers(oracle.num_archs))

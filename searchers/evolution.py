@@ -1,0 +1,63 @@
+"""Regularized (aging) evolution (Real et al., AAAI 2019): tournament selection, one-edge mutation, oldest dies."""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+from harness import space
+from searchers.base import BlackBoxSearcher, Oracle, random_arch
+from searchers.registry import register
+
+
+@dataclass(frozen=True)
+class RegularizedEvolution(BlackBoxSearcher):
+    """A population of `population` archs; each cycle the best of `sample_size` random members has a mutated child."""
+
+    population: int = 10
+    sample_size: int = 3
+    name: str = "rea"
+
+    def __post_init__(self) -> None:
+        for field_name in ("population", "sample_size"):
+            value = getattr(self, field_name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"RegularizedEvolution.{field_name} = {value!r} is invalid: must be an int >= 1")
+        if self.sample_size > self.population:
+            raise ValueError(
+                f"RegularizedEvolution.sample_size = {self.sample_size} is invalid: must be at most the population "
+                f"({self.population})"
+            )
+
+    @property
+    def config(self) -> dict:
+        return {"population": self.population, "sample_size": self.sample_size}
+
+    def run(self, oracle: Oracle, rng: np.random.Generator, metadata: dict) -> None:
+        members: deque[tuple[int, float]] = deque()
+        parents: list[int] = metadata.setdefault("parents", [])
+        """Parent of each child, in order (the first `population` queries are random and have none)."""
+        while len(members) < self.population:
+            arch = random_arch(oracle, rng)
+            members.append((arch, oracle.score(arch)))
+        while True:
+            picked = rng.choice(len(members), size=self.sample_size, replace=False)
+            parent = max((members[i] for i in sorted(picked)), key=lambda member: _rank(member[1]))[0]
+            child = oracle.index(space.mutate(oracle.arch_string(parent), rng))
+            score = oracle.score(child)
+            parents.append(parent)
+            members.append((child, score))
+            members.popleft()
+
+
+def _rank(score: float) -> float:
+    return score if math.isfinite(score) else -math.inf
+
+
+@register("rea")
+def rea(population: int = 10, sample_size: int = 3) -> RegularizedEvolution:
+    """Regularized evolution: tournament of `sample_size` from an aging population, one-edge mutation (NB201: 10, 3)."""
+    return RegularizedEvolution(population, sample_size)

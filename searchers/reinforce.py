@@ -1,0 +1,87 @@
+"""REINFORCE (Williams 1992) over a categorical policy per edge, with an exponential-moving-average baseline."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from harness import space
+from searchers.base import BlackBoxSearcher, Oracle
+from searchers.registry import register
+
+
+@dataclass(frozen=True)
+class Reinforce(BlackBoxSearcher):
+    """Logits (6 edges x 5 ops), Adam on -(reward - baseline) * log p(arch); reward = the estimated score."""
+
+    lr: float = 0.01
+    momentum: float = 0.9
+    """EMA momentum of the reward baseline."""
+    name: str = "reinforce"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.lr, bool) or not isinstance(self.lr, int | float) or not 0 < self.lr < math.inf:
+            raise ValueError(f"Reinforce.lr = {self.lr!r} is invalid: must be a finite number > 0")
+        if isinstance(self.momentum, bool) or not isinstance(self.momentum, int | float) or not 0 <= self.momentum < 1:
+            raise ValueError(f"Reinforce.momentum = {self.momentum!r} is invalid: must be a number in [0, 1)")
+
+    @property
+    def config(self) -> dict:
+        return {"lr": self.lr, "momentum": self.momentum}
+
+    def run(self, oracle: Oracle, rng: np.random.Generator, metadata: dict) -> None:
+        logits = torch.nn.Parameter(torch.from_numpy(1e-3 * rng.standard_normal((space.NUM_EDGES, len(space.OPS)))))
+        optimizer = torch.optim.Adam([logits], lr=self.lr)
+        baseline = Baseline(self.momentum)
+        try:
+            self._learn(oracle, rng, logits, optimizer, baseline)
+        finally:
+            metadata["policy"] = logits.detach().softmax(dim=1).tolist()
+
+    def _learn(
+        self,
+        oracle: Oracle,
+        rng: np.random.Generator,
+        logits: torch.Tensor,
+        optimizer: torch.optim.Optimizer,
+        baseline: Baseline,
+    ) -> None:
+        while True:
+            log_probs = torch.log_softmax(logits, dim=1)
+            probs = log_probs.detach().exp().numpy()
+            actions = [int(rng.choice(len(space.OPS), p=p / p.sum())) for p in probs]
+            arch = oracle.index(space.format_ops([space.OPS[a] for a in actions]))
+            reward = oracle.score(arch)
+            if not math.isfinite(reward):
+                continue  # a failed estimation teaches nothing about the policy
+            baseline.update(reward)
+            log_prob = log_probs[torch.arange(space.NUM_EDGES), torch.tensor(actions)].sum()
+            loss = -(reward - baseline.value) * log_prob
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+
+
+class Baseline:
+    """Bias-corrected exponential moving average of the rewards seen so far."""
+
+    def __init__(self, momentum: float) -> None:
+        self.momentum = momentum
+        self._numerator = self._denominator = 0.0
+
+    def update(self, value: float) -> None:
+        self._numerator = self.momentum * self._numerator + (1 - self.momentum) * value
+        self._denominator = self.momentum * self._denominator + (1 - self.momentum)
+
+    @property
+    def value(self) -> float:
+        return self._numerator / self._denominator
+
+
+@register("reinforce")
+def reinforce(lr: float = 0.01, momentum: float = 0.9) -> Reinforce:
+    """REINFORCE: a categorical policy per edge, Adam (lr 0.01), EMA reward baseline (momentum 0.9)."""
+    return Reinforce(lr, momentum)

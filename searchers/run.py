@@ -1,0 +1,304 @@
+"""Run a searcher over many seeds (in parallel processes if asked), resume finished seeds, report ground truth.
+
+Each seed's search is deterministic and independent. Finished seeds are appended, one JSON line each (flushed and
+fsynced), to `<cache>/searches/<searcher>_<estimator>_<dataset>_<budget>s_<key>.jsonl`, where `key` hashes
+everything that changes a search: searcher and its config, estimator and its config, dataset, budget, step limit and
+the ground-truth file's provenance. Only the calling process writes (it holds a lock on the file), so a killed run
+loses at most the seeds in flight, and rerunning the same command resumes. A torn last line is ignored.
+
+The report reads the ground truth of each chosen arch: the seed-mean 200-epoch accuracy on the dataset's selection
+split (x-valid; ori-test for `cifar10`) and, where the file has it, test accuracy (`cifar10` ori-test for
+`cifar10-valid`, as NB201's Table 5 reports it; x-test for `cifar100` and `ImageNet16-120`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import math
+import multiprocessing
+import os
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+import estimators
+from harness import paths
+from harness.dataset_info import default_split
+from harness.groundtruth import GroundTruth, schema
+from searchers import registry
+from searchers.base import DEFAULT_MAX_STEPS, Problem, Searcher, SearchResult
+
+STORE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class SearchSpec:
+    """One search setting: which searcher (with options), which estimator, dataset, budget in seconds."""
+
+    searcher: str
+    estimator: str | None
+    dataset: str
+    budget: float
+    options: dict = field(default_factory=dict)
+    """Keyword options of the searcher's factory, e.g. {'population': 10} (rea) or {'config': DartsConfig(...)}."""
+    max_steps: int = DEFAULT_MAX_STEPS
+
+    def __post_init__(self) -> None:
+        entry = registry.entry(self.searcher)
+        if entry.uses_estimator and self.estimator is None:
+            raise ValueError(f"searcher {self.searcher} needs an estimator (--estimator); see `bpebench estimate -h`")
+        if not entry.uses_estimator and self.estimator is not None:
+            raise ValueError(f"searcher {self.searcher} trains a supernet and uses no estimator; drop --estimator")
+        if self.estimator is not None:
+            estimators.entry(self.estimator)
+        schema.check_dataset(self.dataset)
+        if isinstance(self.budget, bool) or not isinstance(self.budget, int | float) or not 0 < self.budget < math.inf:
+            raise ValueError(f"budget must be a finite number of seconds > 0, got {self.budget!r}")
+        if isinstance(self.max_steps, bool) or not isinstance(self.max_steps, int) or self.max_steps < 1:
+            raise ValueError(f"max_steps must be an int >= 1, got {self.max_steps!r}")
+        self.build()  # bad searcher options fail here, before any work
+
+    def build(self) -> Searcher:
+        return registry.create(self.searcher, **self.options)
+
+    def key(self, gt: GroundTruth) -> str:
+        """Stable hash of everything that changes a search's outcome."""
+        estimator_config = estimators.create(self.estimator, gt).config if self.estimator else None
+        identity = {
+            "version": STORE_VERSION,
+            "searcher": self.searcher,
+            "searcher_config": self.build().config,
+            "estimator": self.estimator,
+            "estimator_config": estimator_config,
+            "dataset": self.dataset,
+            "budget": float(self.budget),
+            "max_steps": self.max_steps,
+            "groundtruth": gt.provenance,
+        }
+        return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+    def store_path(self, gt: GroundTruth) -> Path:
+        name = f"{self.searcher}_{self.estimator or 'none'}_{self.dataset}_{self.budget:g}s_{self.key(gt)}.jsonl"
+        return paths.cache_dir() / "searches" / name
+
+
+@dataclass(frozen=True)
+class SearchReport:
+    """Ground truth of the arch each seed chose, over seeds."""
+
+    spec: SearchSpec
+    records: tuple[dict, ...]
+    """One per seed, in seed order: seed, arch, arch_str, cost, queries, steps, wall_seconds, trajectory, metadata."""
+    valid: np.ndarray
+    valid_target: str
+    test: np.ndarray | None
+    test_target: str | None
+    resumed: int
+    store: Path
+
+    def to_dict(self) -> dict:
+        costs = np.array([r["cost"] for r in self.records])
+        payload = {
+            "searcher": self.spec.searcher,
+            "estimator": self.spec.estimator,
+            "dataset": self.spec.dataset,
+            "budget": float(self.spec.budget),
+            "target": self.valid_target,
+            **_summary(self.valid),
+            "finals": self.valid.tolist(),
+            "test_target": self.test_target,
+            "seeds": [r["seed"] for r in self.records],
+            "archs": [r["arch"] for r in self.records],
+            "arch_strings": [r["arch_str"] for r in self.records],
+            "costs": costs.tolist(),
+            "total_cost": float(costs.sum()),
+            "mean_cost": float(costs.mean()),
+            "mean_queries": float(np.mean([r["queries"] for r in self.records])),
+            "resumed": self.resumed,
+            "store": str(self.store),
+        }
+        if self.test is not None:
+            test = _summary(self.test)
+            payload |= {f"test_{k}": v for k, v in test.items()} | {"test_finals": self.test.tolist()}
+        return payload
+
+
+def _summary(values: np.ndarray) -> dict:
+    """Mean, std (ddof 0) and n over the finite values (a chosen arch may lack ground truth)."""
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return {"mean": math.nan, "std": math.nan, "n": 0}
+    return {"mean": float(finite.mean()), "std": float(finite.std()), "n": int(finite.size)}
+
+
+def run(
+    spec: SearchSpec,
+    gt: GroundTruth,
+    seeds: Sequence[int],
+    workers: int = 1,
+    resume: bool = True,
+    progress: bool = True,
+) -> SearchReport:
+    """Search with every seed not already stored (in `workers` processes), store each as it ends, and report."""
+    if not seeds:
+        raise ValueError("give at least one seed")
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers must be an int >= 1, got {workers!r}")
+    path = spec.store_path(gt)
+    with _ResultsLog(path) as log:
+        if not resume:
+            log.clear()
+        done = log.load()
+        todo = [s for s in seeds if s not in done]
+        bar = tqdm(
+            total=len(seeds),
+            initial=len(seeds) - len(todo),
+            unit="seed",
+            disable=not progress,
+            desc=f"{spec.searcher} {spec.estimator or ''}".strip(),
+        )
+        with bar:
+            for record in _execute(spec, str(gt.path), todo, workers):
+                log.append(record)
+                done[record["seed"]] = record
+                bar.update()
+    records = tuple(done[s] for s in seeds)
+    archs = np.array([r["arch"] for r in records], dtype=np.int64)
+    split = default_split(spec.dataset)
+    valid = gt.metric(spec.dataset, split, "acc")[archs]
+    test_dataset, test_split = _test_target(spec.dataset)
+    test = None
+    if test_split is not None and gt.has(test_dataset, test_split, "acc"):
+        test = gt.metric(test_dataset, test_split, "acc")[archs]
+    return SearchReport(
+        spec,
+        records,
+        valid,
+        f"{spec.dataset}:{split}:acc:200:mean",
+        test,
+        f"{test_dataset}:{test_split}:acc:200:mean" if test is not None else None,
+        resumed=len(seeds) - len(todo),
+        store=path,
+    )
+
+
+def _test_target(dataset: str) -> tuple[str, str | None]:
+    """Where NB201 reports test accuracy for archs selected on `dataset`."""
+    if dataset == "cifar10-valid":
+        return "cifar10", "ori-test"
+    if dataset == "cifar10":
+        return dataset, None  # its selection split already is the test set
+    return dataset, "x-test"
+
+
+def _execute(spec: SearchSpec, gt_path: str, seeds: Sequence[int], workers: int) -> Iterator[dict]:
+    """Records of each seed as it finishes (any order when parallel)."""
+    if workers == 1 or len(seeds) <= 1:
+        for seed in seeds:
+            yield run_seed(spec, gt_path, seed)
+        return
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_limit_threads, initargs=(threads,)) as pool:
+        pending: set[Future] = {pool.submit(run_seed, spec, gt_path, seed) for seed in seeds}
+        try:
+            while pending:
+                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    yield future.result()
+        finally:
+            for future in pending:
+                future.cancel()
+
+
+def _limit_threads(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def run_seed(spec: SearchSpec, gt_path: str, seed: int) -> dict:
+    """One seed's search, as the record stored for it."""
+    gt = _open(gt_path)
+    searcher = spec.build()
+    estimator = estimators.create(spec.estimator, gt) if spec.estimator else None
+    lookup = estimator is not None and not estimators.entry(spec.estimator).live
+    problem = Problem(spec.dataset, spec.budget, gt.arch_strings, estimator, lookup, spec.max_steps)
+    tic = time.perf_counter()
+    result: SearchResult = searcher.search(problem, seed)
+    return {
+        "seed": int(seed),
+        "arch": result.arch,
+        "arch_str": gt.arch_strings[result.arch],
+        "cost": float(result.cost),
+        "queries": int(result.trajectory.paid.sum()),
+        "steps": len(result.trajectory),
+        "wall_seconds": time.perf_counter() - tic,
+        "trajectory": result.trajectory.to_dict(),
+        "metadata": result.metadata,
+    }
+
+
+@cache
+def _open(path: str) -> GroundTruth:
+    """One read-only handle per process."""
+    return GroundTruth.open(path, build=False)
+
+
+class _ResultsLog:
+    """Append-only JSON lines, one per finished seed; one writer at a time (an exclusive lock)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __enter__(self) -> _ResultsLog:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._handle = open(self.path, "a+b")
+        try:
+            fcntl.flock(self._handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as err:
+            self._handle.close()
+            raise ValueError(f"{self.path} is being written by another search run (one writer at a time)") from err
+        self._drop_torn_tail()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._handle.close()
+
+    def load(self) -> dict[int, dict]:
+        self._handle.seek(0)
+        records: dict[int, dict] = {}
+        for raw in self._handle:
+            with contextlib.suppress(ValueError, KeyError, TypeError):
+                record = json.loads(raw)
+                records[int(record["seed"])] = record
+        return records
+
+    def append(self, record: dict) -> None:
+        line = json.dumps(record, sort_keys=True, allow_nan=True) + "\n"
+        self._handle.seek(0, os.SEEK_END)
+        self._handle.write(line.encode())
+        self._handle.flush()
+        os.fsync(self._handle.fileno())
+
+    def clear(self) -> None:
+        self._handle.truncate(0)
+        self._handle.flush()
+        os.fsync(self._handle.fileno())
+
+    def _drop_torn_tail(self) -> None:
+        """Cut a last line without its newline (a kill mid-write), so the next record starts on a fresh line."""
+        self._handle.seek(0)
+        content = self._handle.read()
+        if content and not content.endswith(b"\n"):
+            self._handle.truncate(content.rfind(b"\n") + 1)
+            self._handle.flush()
