@@ -12,9 +12,9 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-from harness.report import EstimatorRow, SearchRow, SuiteReport  # noqa: E402
+from harness.report import EstimatorRow, SearchRow, SuiteReport
 
 CEILING = "tabular-hp200-seed"
 """One seed of full training: the noise ceiling every estimator is drawn against."""
@@ -64,7 +64,9 @@ def _estimator_name(row: EstimatorRow) -> str:
 
 
 def _sorted_estimators(rows: list[EstimatorRow]) -> list[EstimatorRow]:
-    return sorted(rows, key=lambda r: (r.dataset, -(r.kendall_tau if not math.isnan(r.kendall_tau) else -2), r.estimator))
+    return sorted(
+        rows, key=lambda r: (r.dataset, -(r.kendall_tau if not math.isnan(r.kendall_tau) else -2), r.estimator)
+    )
 
 
 Block = tuple  # ("h", level, text) | ("p", text) | ("table", header, rows) | ("img", path, alt) | ("ul", items)
@@ -94,22 +96,58 @@ def blocks(reports: list[SuiteReport]) -> list[Block]:
             ),
         ]
         if report.estimators:
-            header = ["dataset", "estimator", "family", "n", "Kendall tau [95% CI]", "Spearman [95% CI]", "P@top5%",
-                      "tau in top5%", "cost per arch", "failed"]
+            header = [
+                "dataset",
+                "estimator",
+                "family",
+                "n",
+                "Kendall tau [95% CI]",
+                "Spearman [95% CI]",
+                "P@top5%",
+                "tau in top5%",
+                "cost per arch",
+                "failed",
+            ]
             rows = [
-                [r.dataset, _estimator_name(r), r.family, str(r.n), _ci(r.kendall_tau, r.tau_low, r.tau_high),
-                 _ci(r.spearman, r.spearman_low, r.spearman_high), _num(r.precision_at_5, 2), _num(r.tau_top_5),
-                 _cost(r.cost_per_arch_s), str(r.n_failed)]
+                [
+                    r.dataset,
+                    _estimator_name(r),
+                    r.family,
+                    str(r.n),
+                    _ci(r.kendall_tau, r.tau_low, r.tau_high),
+                    _ci(r.spearman, r.spearman_low, r.spearman_high),
+                    _num(r.precision_at_5, 2),
+                    _num(r.tau_top_5),
+                    _cost(r.cost_per_arch_s),
+                    str(r.n_failed),
+                ]
                 for r in _sorted_estimators(report.estimators)
             ]
             out += [("h", 3, "Estimators"), ("table", header, rows)]
         if report.searches:
-            header = ["dataset", "searcher", "estimator", "budget", "seeds", "validation", "test", "mean search cost",
-                      "queries"]
+            header = [
+                "dataset",
+                "searcher",
+                "estimator",
+                "budget",
+                "seeds",
+                "validation",
+                "test",
+                "mean search cost",
+                "queries",
+            ]
             rows = [
-                [s.dataset, s.searcher, s.estimator, _cost(s.budget_s), str(s.n),
-                 f"{_num(s.mean, 2)} +- {_num(s.std, 2)}", f"{_num(s.test_mean, 2)} +- {_num(s.test_std, 2)}",
-                 _cost(s.mean_search_cost_s), f"{s.mean_queries:.0f}"]
+                [
+                    s.dataset,
+                    s.searcher,
+                    s.estimator,
+                    _cost(s.budget_s),
+                    str(s.n),
+                    f"{_num(s.mean, 2)} +- {_num(s.std, 2)}",
+                    f"{_num(s.test_mean, 2)} +- {_num(s.test_std, 2)}",
+                    _cost(s.mean_search_cost_s),
+                    f"{s.mean_queries:.0f}",
+                ]
                 for s in sorted(report.searches, key=lambda s: (s.dataset, s.searcher, -s.mean, s.estimator))
             ]
             out += [
@@ -169,7 +207,9 @@ def page_html(reports: list[SuiteReport]) -> str:
             parts.append("<ul>" + "".join(f"<li>{html.escape(i)}</li>" for i in block[1]) + "</ul>")
         elif kind == "img":
             parts.append(f'<img src="{html.escape(block[1])}" alt="{html.escape(block[2])}" width="720">')
-    style = "body{font-family:sans-serif;max-width:1200px;margin:auto}td,th{padding:2px 8px;border-bottom:1px solid #ddd}"
+    style = (
+        "body{font-family:sans-serif;max-width:1200px;margin:auto}td,th{padding:2px 8px;border-bottom:1px solid #ddd}"
+    )
     return (
         "<!doctype html>\n<html><head><meta charset='utf-8'><title>BPE-Bench leaderboard</title>"
         f"<style>{style}</style></head><body>\n" + "\n".join(parts) + "\n</body></html>\n"

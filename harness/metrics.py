@@ -63,7 +63,7 @@ def top_k(values: np.ndarray, percent: float) -> np.ndarray:
     """Positions of the top `percent` % by value (at least one); ties broken by position."""
     if not 0 < percent <= 100:
         raise ValueError(f"top-k percent must be in (0, 100], got {percent}")
-    k = max(1, int(round(len(values) * percent / 100)))
+    k = max(1, round(len(values) * percent / 100))
     return np.argsort(-values, kind="stable")[:k]
 
 

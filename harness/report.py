@@ -132,7 +132,10 @@ def _search_row(suite: str, entry: dict, gt: GroundTruth) -> tuple[SearchRow, li
     summary = report.to_dict()
     truth = Target.parse(None, entry["dataset"]).values(gt, entry["dataset"])
     curves = [
-        (np.asarray(r["trajectory"]["cost"]).tolist(), truth[np.asarray(r["trajectory"]["best"], dtype=np.int64)].tolist())
+        (
+            np.asarray(r["trajectory"]["cost"]).tolist(),
+            truth[np.asarray(r["trajectory"]["best"], dtype=np.int64)].tolist(),
+        )
         for r in report.records
     ]
     row = SearchRow(

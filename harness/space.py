@@ -103,9 +103,7 @@ def all_arch_strings_by_code() -> list[str]:
 def mutations(arch_str: str) -> list[str]:
     """All archs that differ from `arch_str` in exactly one edge's op."""
     ops = parse(arch_str)
-    return [
-        format_ops(ops[:e] + (op,) + ops[e + 1 :]) for e in range(NUM_EDGES) for op in OPS if op != ops[e]
-    ]
+    return [format_ops((*ops[:e], op, *ops[e + 1 :])) for e in range(NUM_EDGES) for op in OPS if op != ops[e]]
 
 
 def mutate(arch_str: str, rng: np.random.Generator) -> str:
@@ -126,9 +124,7 @@ def unique_representatives(arch_strings: Iterable[str]) -> np.ndarray:
     return np.asarray(keep, dtype=np.int64)
 
 
-def sample_indices(
-    n: int, seed: int, arch_strings: Sequence[str] | None = None, unique: bool = False
-) -> np.ndarray:
+def sample_indices(n: int, seed: int, arch_strings: Sequence[str] | None = None, unique: bool = False) -> np.ndarray:
     """Seeded uniform sample of `n` distinct arch indices, over all archs or one per isomorphism class."""
     pool = np.arange(NUM_ARCHS) if not unique else unique_representatives(_require(arch_strings))
     if not 1 <= n <= len(pool):

@@ -109,7 +109,9 @@ class Suite:
     def from_dict(cls, name: str, raw: dict) -> Suite:
         unknown = set(raw) - {"description", "data", "estimate", "search"}
         if unknown:
-            raise ValueError(f"suite {name}: unknown section(s) {', '.join(sorted(unknown))}; allowed: data, estimate, search")
+            raise ValueError(
+                f"suite {name}: unknown section(s) {', '.join(sorted(unknown))}; allowed: data, estimate, search"
+            )
         data = raw.get("data", {})
         tables = tuple(CsvTable(t["path"], t["preset"]) for t in data.get("csv", []))
         estimate = tuple(

@@ -45,7 +45,7 @@ def run_suite(
     gt = _merge_tables(suite, gt, run)
     images = suite.images_root()
     live_options = {"data_root": str(images)} if images is not None and images.exists() else None
-    with gt, Store(store_path) as store:
+    with gt, Store(store_path, compact_every=1000) as store:
         for step in suite.estimate:
             _run_estimate_step(step, gt, store, run, live_options, workers, scheduler)
         for step in suite.search:

@@ -25,7 +25,9 @@ def test_estimate_json(gt_file, capsys):
 
 
 def test_estimate_text(gt_file, capsys):
-    assert main(["estimate", "params", "--groundtruth", str(gt_file), "--archs", "11,284,5000", "--bootstrap", "10"]) == 0
+    assert (
+        main(["estimate", "params", "--groundtruth", str(gt_file), "--archs", "11,284,5000", "--bootstrap", "10"]) == 0
+    )
     out = capsys.readouterr().out
     assert "Kendall tau-b" in out and "n=3" in out
 

@@ -13,7 +13,7 @@ def test_registry_lists_tabular_entries():
 
 
 def test_unknown_estimator_lists_available():
-    with pytest.raises(ValueError, match="unknown estimator 'nope'; available: .*tabular-hp12"):
+    with pytest.raises(ValueError, match=r"unknown estimator 'nope'; available: .*tabular-hp12"):
         estimators.entry("nope")
 
 
@@ -45,7 +45,9 @@ def test_hp12_cost_is_prorated_training_time(gt_hp12):
 
 
 def test_hp12_tau_against_full_training(gt_hp12):
-    evaluation = evaluate(estimators.create("tabular-hp12", gt_hp12), gt_hp12, "cifar10-valid", np.arange(15625), n_boot=20)
+    evaluation = evaluate(
+        estimators.create("tabular-hp12", gt_hp12), gt_hp12, "cifar10-valid", np.arange(15625), n_boot=20
+    )
     assert 0.6 < evaluation.report.kendall_tau.value < 0.7  # the 12-epoch schedule ranks far from perfectly
 
 

@@ -56,7 +56,7 @@ def test_bad_queries(gt):
         gt.metric("cifar10-valid", "x-valid", "acc", seeds=123)
     with pytest.raises(ValueError, match="no per-epoch"):
         gt.metric("cifar10-valid", "x-valid", "acc", epoch=3)
-    with pytest.raises(ValueError, match="0..15624"):
+    with pytest.raises(ValueError, match=r"0\.\.15624"):
         gt.arch(15625)
     with pytest.raises(ValueError, match="unknown op"):
         gt.index("|conv~0|+|none~0|none~1|+|none~0|none~1|none~2|")
@@ -65,7 +65,7 @@ def test_bad_queries(gt):
 def test_train_seconds_prorated(gt):
     full = gt.train_seconds("cifar10-valid")
     np.testing.assert_allclose(gt.train_seconds("cifar10-valid", epochs=12), full * 12 / 200)
-    with pytest.raises(ValueError, match="1..200"):
+    with pytest.raises(ValueError, match=r"1\.\.200"):
         gt.train_seconds("cifar10-valid", epochs=201)
 
 
@@ -229,7 +229,7 @@ def test_truncated_nats_archive(tmp_path, shared_data):
     shutil.copytree(shared_data / "nb201/NATS-tss-v1_0-3ffb9-simple", folder)
     data = (folder / "000011.pickle.pbz2").read_bytes()
     (folder / "000011.pickle.pbz2").write_bytes(data[: len(data) // 3])
-    with pytest.raises(ValueError, match="000011.pickle.pbz2 is not a readable"):
+    with pytest.raises(ValueError, match=r"000011\.pickle\.pbz2 is not a readable"):
         build_file("nats", path=folder, out=tmp_path / "gt.h5", progress=False)
     assert not (tmp_path / "gt.h5").exists()
 
@@ -237,7 +237,7 @@ def test_truncated_nats_archive(tmp_path, shared_data):
 def test_wrong_format_inputs(tmp_path):
     junk = tmp_path / "junk.pth"
     junk.write_bytes(b"definitely not a pickle")
-    with pytest.raises(ValueError, match="not a readable NB201 .pth"):
+    with pytest.raises(ValueError, match=r"not a readable NB201 \.pth"):
         build_file("nb201-pth", path=junk, out=tmp_path / "gt.h5", progress=False)
     foreign = tmp_path / "foreign.pbz2"
     with bz2.open(foreign, "wb") as handle:

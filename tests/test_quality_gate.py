@@ -20,7 +20,9 @@ def committed_rows() -> list[dict]:
 
 
 def test_committed_leaderboard_has_cheap_estimators():
-    assert LEADERBOARD.exists(), "results/leaderboard.csv is missing: run `bpebench suite quick && bpebench leaderboard`"
+    assert LEADERBOARD.exists(), (
+        "results/leaderboard.csv is missing: run `bpebench suite quick && bpebench leaderboard`"
+    )
     assert len(committed_rows()) >= 5
 
 
@@ -29,7 +31,9 @@ def test_kendall_tau_did_not_regress(row, gt, request):
     if row["estimator"] == "tabular-hp12":
         gt = request.getfixturevalue("gt_hp12")
     archs = select_archs(row["archs"], gt, seed=int(row["seed"]))
-    result = evaluate(estimators.create(row["estimator"], gt), gt, row["dataset"], archs, seed=int(row["seed"]), n_boot=10)
+    result = evaluate(
+        estimators.create(row["estimator"], gt), gt, row["dataset"], archs, seed=int(row["seed"]), n_boot=10
+    )
     committed = float(row["kendall_tau"])
     half_width = (float(row["tau_high"]) - float(row["tau_low"])) / 2
     assert result.report.n == int(row["n"])

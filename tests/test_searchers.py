@@ -153,6 +153,19 @@ def test_free_estimator_stops_at_the_step_limit() -> None:
     assert len(result.trajectory) == 50 and result.cost == 0.0
 
 
+def test_a_search_that_only_revisits_known_archs_stops() -> None:
+    oracle = Oracle(Problem("cifar10-valid", 1e9, ARCHS, CountingEstimator(), max_stall=3), seed=0)
+    oracle.score(1)
+    for _ in range(3):
+        oracle.score(1)
+    oracle.score(2)  # a new arch resets the count
+    for _ in range(3):
+        oracle.score(1)
+    with pytest.raises(BudgetExhausted, match="converged"):
+        oracle.score(2)
+    assert len(oracle.trajectory()) == 8
+
+
 @pytest.mark.parametrize(("population", "sample_size"), [(10, 3), (5, 5), (4, 1)])
 def test_rea_mutates_a_tournament_winner_of_the_living_population(population: int, sample_size: int) -> None:
     result = searchers.create("rea", population=population, sample_size=sample_size).search(_problem(2000.0), seed=2)
@@ -172,7 +185,7 @@ def test_rea_rejects_a_tournament_larger_than_the_population() -> None:
 
 
 def test_reinforce_learns_a_synthetic_objective() -> None:
-    problem = _problem(budget=1e9, max_steps=400)
+    problem = replace(_problem(budget=1e9, max_steps=400), max_stall=400)
     result = searchers.create("reinforce").search(problem, seed=0)
     scores = result.trajectory.score
     assert scores[-50:].mean() > scores[:50].mean() + 1.0

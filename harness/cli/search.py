@@ -11,7 +11,7 @@ import searchers
 from harness.cli.common import add_dataset_option, add_groundtruth_option, open_groundtruth, print_json
 from harness.dataset_info import RESOLUTION
 from harness.train import TrainConfig
-from searchers.base import DEFAULT_MAX_STEPS
+from searchers.base import DEFAULT_MAX_STALL, DEFAULT_MAX_STEPS
 from searchers.darts import NB201_SEARCH, DartsConfig
 from searchers.run import SearchSpec, run
 
@@ -45,6 +45,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         type=int,
         default=DEFAULT_MAX_STEPS,
         help=f"stop a black-box search after this many queries, cached ones included (default: {DEFAULT_MAX_STEPS})",
+    )
+    parser.add_argument(
+        "--max-stall",
+        type=int,
+        default=DEFAULT_MAX_STALL,
+        help=f"stop a black-box search after this many cached queries in a row (default: {DEFAULT_MAX_STALL})",
     )
     parser.add_argument("--fresh", action="store_true", help="discard stored seeds of this setting instead of resuming")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
@@ -102,7 +108,7 @@ def _spec(args: argparse.Namespace) -> SearchSpec:
     elif given:
         flags = ", ".join(f"--{n.replace('_', '-')}" for n in given)
         raise ValueError(f"{flags} appl{'ies' if len(given) == 1 else 'y'} to darts-v1 and darts-v2 only")
-    return SearchSpec(args.algo, args.estimator, args.dataset, args.budget, options, args.max_steps)
+    return SearchSpec(args.algo, args.estimator, args.dataset, args.budget, options, args.max_steps, args.max_stall)
 
 
 def _darts_config(args: argparse.Namespace, given: dict) -> DartsConfig:

@@ -25,7 +25,7 @@ class GroundTruth:
 
     @classmethod
     def open(cls, path: str | Path | None = None, build: bool = True) -> GroundTruth:
-        """Open `path` (default: $BPEBENCH_GROUNDTRUTH or the user cache), building it from the embedded source if absent."""
+        """Open `path` (default: $BPEBENCH_GROUNDTRUTH or the user cache); built from the embedded source if absent."""
         target = Path(path) if path is not None else paths.groundtruth_path()
         if not target.exists():
             if not build:
@@ -36,7 +36,9 @@ class GroundTruth:
         try:
             h5 = h5py.File(target, "r")
         except OSError as err:
-            raise ValueError(f"{target} is not a readable HDF5 file ({err}); rebuild it with `bpebench data build`") from err
+            raise ValueError(
+                f"{target} is not a readable HDF5 file ({err}); rebuild it with `bpebench data build`"
+            ) from err
         if h5.attrs.get("format") != schema.FORMAT:
             h5.close()
             raise ValueError(f"{target} is not a BPE-Bench ground-truth file (format attribute missing or wrong)")
@@ -147,7 +149,9 @@ class GroundTruth:
     def cost(self, dataset: str, name: str, hp: int = 200, seeds: Seeds = "mean") -> np.ndarray:
         """A recorded cost over all archs (params, flops, latency, train_time, eval_time)."""
         schema.check_cost(name)
-        ds = self._dataset(f"{schema.group_path(dataset, hp, schema.COST_GROUP)}/{name}", f"{name} of {dataset} (hp={hp})")
+        ds = self._dataset(
+            f"{schema.group_path(dataset, hp, schema.COST_GROUP)}/{name}", f"{name} of {dataset} (hp={hp})"
+        )
         return self._select_seeds(ds, seeds, lambda sl: ds[sl])
 
     def train_seconds(self, dataset: str, hp: int = 200, epochs: int | None = None) -> np.ndarray:
@@ -165,9 +169,7 @@ class GroundTruth:
 
     def _dataset(self, path: str, what: str) -> h5py.Dataset:
         if path not in self._h5:
-            available = sorted(
-                f"{r['dataset']}/hp{r['hp']}/{r['split']}/{r['name']}" for r in self.inventory()
-            )
+            available = sorted(f"{r['dataset']}/hp{r['hp']}/{r['split']}/{r['name']}" for r in self.inventory())
             raise ValueError(f"{self.path} has no {what}; stored: {', '.join(available) or 'nothing'}")
         return self._h5[path]
 

@@ -90,7 +90,9 @@ class ArchResultsCollector:
             if curve is not None:
                 curve_values = np.stack([curve.column(s) for s in grid.seeds], axis=1)
             table = schema.Table(values=grid.stacked(), seeds=tuple(grid.seeds), curve=curve_values)
-            written += schema.write_table(h5, f"{schema.group_path(dataset, hp, split)}/{metric}", table, unit="%" if metric == "acc" else "")
+            written += schema.write_table(
+                h5, f"{schema.group_path(dataset, hp, split)}/{metric}", table, unit="%" if metric == "acc" else ""
+            )
         for (dataset, hp, name), grid in self.costs.items():
             table = schema.Table(values=grid.stacked(), seeds=tuple(grid.seeds))
             written += schema.write_table(h5, f"{schema.group_path(dataset, hp, schema.COST_GROUP)}/{name}", table)

@@ -59,7 +59,9 @@ class CsvTableSource:
 
     name = "csv"
 
-    def __init__(self, path: str | Path, key: str, columns: tuple[ColumnSpec, ...], hp: int, seed: int = schema.MEAN_SEED):
+    def __init__(
+        self, path: str | Path, key: str, columns: tuple[ColumnSpec, ...], hp: int, seed: int = schema.MEAN_SEED
+    ):
         schema.check_hp(hp)
         if not columns:
             raise ValueError("name at least one column to merge (COLUMN=DATASET:SPLIT:METRIC or a preset)")

@@ -35,7 +35,9 @@ class NatsArchiveSource:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         if not self.path.exists():
-            raise ValueError(f"NATS-Bench archive {self.path} does not exist (a fast-mode folder or a .pickle.pbz2 file)")
+            raise ValueError(
+                f"NATS-Bench archive {self.path} does not exist (a fast-mode folder or a .pickle.pbz2 file)"
+            )
         self._meta = self._read_meta()
 
     def _read_meta(self) -> dict:

@@ -51,7 +51,9 @@ def _load(path: Path) -> dict:
         data = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as err:
         raise ValueError(f"{path} is not a readable NB201 .pth file: {err}") from err
-    missing = [k for k in ("meta_archs", "arch2infos", "evaluated_indexes") if not isinstance(data, dict) or k not in data]
+    missing = [
+        k for k in ("meta_archs", "arch2infos", "evaluated_indexes") if not isinstance(data, dict) or k not in data
+    ]
     if missing:
         raise ValueError(f"{path}: not an NB201 benchmark file (missing {', '.join(missing)})")
     return data

@@ -65,7 +65,9 @@ class SimpleHpoBenchSource:
 
 
 def _columns(table: dict, stem: str) -> dict[str, np.ndarray]:
-    columns = {key: np.full((len(table), len(SEEDS)), np.nan) for key in ("val_acc", "train_time", "latency", "model_size")}
+    columns = {
+        key: np.full((len(table), len(SEEDS)), np.nan) for key in ("val_acc", "train_time", "latency", "model_size")
+    }
     for row, (code, record) in enumerate(table.items()):
         for key, values in columns.items():
             seeds = record.get(key) if isinstance(record, dict) else None
