@@ -125,9 +125,10 @@ PRESETS: dict[str, BPEConfig] = {
 - `bpe2`: NOT the paper's exact values: we could not confirm BPE2's settings from the paper text available to us.
   It is derived as the next budget step of the same family: BPE1 with NB201's own width and image size restored
   (C=16, 32 px) and the epochs doubled to 20, keeping BPE1's batch, lr and depth. Treat it as "BPE1, larger".
-- `cpu-tiny`, `cpu-small`, `cpu-medium`: sized for a 2-core CPU (one process, one thread): about 3 s, 12 s and 25 s
-  per arch on cifar10-valid (training plus one evaluation of the 25k x-valid images), i.e. 100 archs in about 5, 20
-  and 40 minutes.
+- `cpu-tiny`, `cpu-small`, `cpu-medium`: sized for a 2-core CPU (one process, one torch thread). Measured on
+  cifar10-valid (training plus one evaluation of the 25k x-valid images) on 2 busy shared cores: 6.3, 18.9 and
+  32.0 s per arch, i.e. 100 archs in 10, 32 and 53 minutes (results/bpe_cpu_experiment.md); about half that on
+  idle cores.
 """
 
 
@@ -274,6 +275,7 @@ def _default_workers(workers: int | None) -> int | None:
 def bpe(
     gt: GroundTruth,
     config: BPEConfig | None = None,
+    preset: str | None = None,
     data_root: str | os.PathLike[str] | None = None,
     store: Store | str | os.PathLike[str] | None = None,
     scheduler: str | None = None,
@@ -284,6 +286,10 @@ def bpe(
     threads: int | None = None,
 ) -> BPEEstimator:
     """Train each arch under a budgeted setting (BPE; default: full NB201 protocol), score = final accuracy."""
+    if preset is not None:
+        if config is not None:
+            raise ValueError("give either a BPE config or a preset name, not both")
+        config = BPEConfig.from_preset(preset)
     root = str(Path(data_root).expanduser()) if data_root not in (None, SYNTHETIC_ROOT) else data_root
     return BPEEstimator(
         gt, config or BPEConfig(), root, store, scheduler, workers, eval_split, curve, progress, threads

@@ -41,11 +41,9 @@ class ScheduleEstimator:
 def _train_seconds(gt: GroundTruth, dataset: str, hp: int) -> np.ndarray:
     """Recorded training seconds of the hp-epoch schedule; where absent, the 200-epoch time x hp/200."""
     prorated = gt.train_seconds(dataset, hp=200, epochs=hp)
-    try:
-        recorded = gt.cost(dataset, "train_time", hp=hp)
-    except ValueError:
+    if not gt.has_cost(dataset, "train_time", hp=hp):
         return prorated
-    return np.where(np.isnan(recorded), prorated, recorded)
+    return np.where(np.isnan(recorded := gt.cost(dataset, "train_time", hp=hp)), prorated, recorded)
 
 
 @dataclass(frozen=True)

@@ -87,14 +87,13 @@ def build_report(suite: str) -> SuiteReport:
 
 
 def _estimator_row(suite: str, entry: dict, gt: GroundTruth, store: Store) -> EstimatorRow:
-    archs = select_archs(entry["archs"], gt, seed=entry["seed"])
-    stored = [store.get(entry["key"], entry["dataset"], int(a), entry["seed"]) for a in archs]
-    present = [r for r in stored if r is not None]
-    if not present:
+    wanted = set(select_archs(entry["archs"], gt, seed=entry["seed"]).tolist())
+    table = store.results(entry["key"], entry["dataset"])
+    rows = np.array([a in wanted and s == entry["seed"] for a, s in zip(table.arch, table.seed, strict=True)], bool)
+    if not rows.any():
         raise ValueError(f"suite {suite}: no stored results for {entry['estimator']} on {entry['dataset']}")
-    indices = np.array([r.arch for r in present])
-    scores = np.array([r.score for r in present])
-    costs = np.array([r.wall_seconds for r in present])
+    order = np.argsort(table.arch[rows], kind="stable")
+    indices, scores, costs = (column[rows][order] for column in (table.arch, table.score, table.wall_seconds))
     truth = Target.parse(None, entry["dataset"]).values(gt, entry["dataset"])[indices]
     report = metrics.rank_report(scores, truth, n_boot=BOOTSTRAP, seed=0)
     return EstimatorRow(

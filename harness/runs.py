@@ -33,7 +33,9 @@ def run_stored(estimator: Estimator, store: Store, dataset: str, archs: np.ndarr
                 continue  # no cost: the unit errored before producing a result; a rerun tries it again
             failed = not np.isfinite(score)
             store.put(key, dataset, Result(int(arch), seed, float(score), wall_seconds=float(cost), failed=failed))
-    stored = [store.get(key, dataset, a, seed) for a in archs]
-    scores = np.array([np.nan if r is None else r.score for r in stored])
-    costs = np.array([np.nan if r is None else r.wall_seconds for r in stored])
+    table = store.results(key, dataset)
+    row_of = {(int(a), int(s)): i for i, (a, s) in enumerate(zip(table.arch, table.seed, strict=True))}
+    rows = [row_of.get((int(a), seed)) for a in archs]
+    scores = np.array([np.nan if r is None else table.score[r] for r in rows])
+    costs = np.array([np.nan if r is None else table.wall_seconds[r] for r in rows])
     return Estimation(archs, scores, costs, metadata)

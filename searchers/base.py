@@ -5,8 +5,10 @@ ask an `Oracle` for scores; the oracle pays each new arch's cost, as the estimat
 Tabular estimators report recorded training seconds, so the budget is simulated and a search takes milliseconds.
 An arch asked for again in the same run is answered from the run's cache for free. The query that the remaining
 budget cannot pay is not counted: its score is dropped and the search ends, so the spent cost never exceeds the
-budget. The searcher's answer is the arch with the best estimated score (NB201's protocol); NaN scores (failed
-estimations) never win.
+budget. A search also ends after `max_steps` queries (free estimators never exhaust a budget) or after `max_stall`
+queries in a row that only hit the cache (a converged policy or population would otherwise spin for free; NB201,
+which re-pays repeated archs, never meets this case). The searcher's answer is the arch with the best estimated
+score (NB201's protocol); NaN scores (failed estimations) never win.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from estimators.base import Estimator
 
 DEFAULT_MAX_STEPS = 10_000
 """Queries (cached ones included) after which a black-box search stops even if the budget is not spent."""
+DEFAULT_MAX_STALL = 100
+"""Consecutive queries of already-known archs after which a black-box search counts as converged and stops."""
 
 
 class BudgetExhausted(Exception):
@@ -41,12 +45,15 @@ class Problem:
     lookup: bool = False
     """True for table estimators: every score is read in one call up front; costs are still paid per query."""
     max_steps: int = DEFAULT_MAX_STEPS
+    max_stall: int = DEFAULT_MAX_STALL
 
     def __post_init__(self) -> None:
         if isinstance(self.budget, bool) or not isinstance(self.budget, int | float) or not 0 < self.budget < math.inf:
             raise ValueError(f"Problem.budget = {self.budget!r} is invalid: must be a finite number of seconds > 0")
-        if isinstance(self.max_steps, bool) or not isinstance(self.max_steps, int) or self.max_steps < 1:
-            raise ValueError(f"Problem.max_steps = {self.max_steps!r} is invalid: must be an int >= 1")
+        for name in ("max_steps", "max_stall"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"Problem.{name} = {value!r} is invalid: must be an int >= 1")
         if not self.arch_strings:
             raise ValueError("Problem.arch_strings is empty: pass every arch string in index order")
 
@@ -125,6 +132,7 @@ class Oracle:
         self.problem, self.seed = problem, seed
         self.spent = 0.0
         self._cache: dict[int, float] = {}
+        self._stall = 0
         self._rows: list[tuple[float, int, float, int, bool]] = []
         self._best: int | None = None
         self._best_score = -math.inf
@@ -154,6 +162,9 @@ class Oracle:
         if len(self._rows) >= self.problem.max_steps:
             raise BudgetExhausted(f"step limit {self.problem.max_steps} reached")
         if arch in self._cache:
+            self._stall += 1
+            if self._stall > self.problem.max_stall:
+                raise BudgetExhausted(f"converged: {self.problem.max_stall} queries in a row of known archs")
             value, paid = self._cache[arch], False
         else:
             value, cost = self._estimate(arch)
@@ -163,6 +174,7 @@ class Oracle:
                 raise BudgetExhausted(f"arch {arch} costs {cost:.1f} s, {self.remaining:.1f} s left")
             self.spent += cost
             self._cache[arch], paid = value, True
+            self._stall = 0
         if math.isfinite(value) and value > self._best_score:
             self._best, self._best_score = arch, value
         best = arch if self._best is None else self._best

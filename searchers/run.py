@@ -2,7 +2,7 @@
 
 Each seed's search is deterministic and independent. Finished seeds are appended, one JSON line each (flushed and
 fsynced), to `<cache>/searches/<searcher>_<estimator>_<dataset>_<budget>s_<key>.jsonl`, where `key` hashes
-everything that changes a search: searcher and its config, estimator and its config, dataset, budget, step limit and
+everything that changes a search: searcher and its config, estimator and its config, dataset, budget, stop limits and
 the ground-truth file's provenance. Only the calling process writes (it holds a lock on the file), so a killed run
 loses at most the seeds in flight, and rerunning the same command resumes. A torn last line is ignored.
 
@@ -35,7 +35,7 @@ from harness import paths
 from harness.dataset_info import default_split
 from harness.groundtruth import GroundTruth, schema
 from searchers import registry
-from searchers.base import DEFAULT_MAX_STEPS, Problem, Searcher, SearchResult
+from searchers.base import DEFAULT_MAX_STALL, DEFAULT_MAX_STEPS, Problem, Searcher, SearchResult
 
 STORE_VERSION = 1
 
@@ -51,6 +51,7 @@ class SearchSpec:
     options: dict = field(default_factory=dict)
     """Keyword options of the searcher's factory, e.g. {'population': 10} (rea) or {'config': DartsConfig(...)}."""
     max_steps: int = DEFAULT_MAX_STEPS
+    max_stall: int = DEFAULT_MAX_STALL
 
     def __post_init__(self) -> None:
         entry = registry.entry(self.searcher)
@@ -63,8 +64,10 @@ class SearchSpec:
         schema.check_dataset(self.dataset)
         if isinstance(self.budget, bool) or not isinstance(self.budget, int | float) or not 0 < self.budget < math.inf:
             raise ValueError(f"budget must be a finite number of seconds > 0, got {self.budget!r}")
-        if isinstance(self.max_steps, bool) or not isinstance(self.max_steps, int) or self.max_steps < 1:
-            raise ValueError(f"max_steps must be an int >= 1, got {self.max_steps!r}")
+        for name in ("max_steps", "max_stall"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be an int >= 1, got {value!r}")
         self.build()  # bad searcher options fail here, before any work
 
     def build(self) -> Searcher:
@@ -82,6 +85,7 @@ class SearchSpec:
             "dataset": self.dataset,
             "budget": float(self.budget),
             "max_steps": self.max_steps,
+            "max_stall": self.max_stall,
             "groundtruth": gt.provenance,
         }
         return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:16]
@@ -232,7 +236,7 @@ def run_seed(spec: SearchSpec, gt_path: str, seed: int) -> dict:
     searcher = spec.build()
     estimator = estimators.create(spec.estimator, gt) if spec.estimator else None
     lookup = estimator is not None and not estimators.entry(spec.estimator).live
-    problem = Problem(spec.dataset, spec.budget, gt.arch_strings, estimator, lookup, spec.max_steps)
+    problem = Problem(spec.dataset, spec.budget, gt.arch_strings, estimator, lookup, spec.max_steps, spec.max_stall)
     tic = time.perf_counter()
     result: SearchResult = searcher.search(problem, seed)
     return {

@@ -189,6 +189,7 @@ def test_bpe_options_build_the_config() -> None:
 @pytest.mark.slow
 def test_train_command_prints_curve_and_cost(embedded_gt_path: Path, capsys, one_thread) -> None:
     common = ["--groundtruth", str(embedded_gt_path), "--preset", "cpu-tiny", "--data-root", SYNTHETIC_ROOT]
+    common += ["--threads", "1"]
     args = _parse(train_cli.add_parser, ["train", "11", *common, "--epochs", "2", "--fraction", "1", "--json"])
     assert args.handler(args) == 0
     payload = json.loads(capsys.readouterr().out)

@@ -24,16 +24,25 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--eval-split", default="x-valid", help="split scored after every epoch (default: x-valid)")
     parser.add_argument("--seed", type=int, default=0, help="training seed (default: 0)")
     parser.add_argument("--device", default="auto", help="'auto' (CUDA if available), 'cpu', 'cuda:0', ...")
+    parser.add_argument(
+        "--threads", type=int, metavar="N", help="torch CPU threads (default: torch's; 1 is faster on busy cores)"
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object at the end instead of a log")
     parser.set_defaults(handler=_train)
 
 
 def _train(args: argparse.Namespace) -> int:
+    import torch
+
     from estimators.bpe import load_splits
     from harness.train import train
 
     config = bpe_config_from_args(args)
     train_config = config.to_train_config(args.seed, args.device)
+    if args.threads is not None:
+        if args.threads < 1:
+            raise ValueError(f"--threads must be at least 1, got {args.threads}")
+        torch.set_num_threads(args.threads)
     with open_groundtruth(args) as gt:
         index, arch_str = _resolve_arch(args.arch, gt)
         recorded = _recorded_accuracy(gt, args.dataset, args.eval_split, index)
@@ -74,7 +83,7 @@ def _train(args: argparse.Namespace) -> int:
     print(f"final {args.eval_split} accuracy {status}")
     print(
         f"cost: {result.train_seconds:.1f} s training + {result.eval_seconds:.1f} s evaluation "
-        f"(data {load_seconds:.1f} s), {result.macs / 1e12:.3f} T multiply-adds"
+        f"(data {load_seconds:.1f} s), {result.macs / 1e9:,.1f} G multiply-adds"
     )
     if recorded is not None:
         print(f"NB201 200-epoch {args.eval_split} accuracy (mean over seeds): {recorded:.2f}%")

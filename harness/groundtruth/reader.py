@@ -117,6 +117,9 @@ class GroundTruth:
                         )
         return rows
 
+    def has_cost(self, dataset: str, name: str, hp: int = 200) -> bool:
+        return f"{schema.group_path(dataset, hp, schema.COST_GROUP)}/{name}" in self._h5
+
     def has(self, dataset: str, split: str, metric: str, hp: int = 200) -> bool:
         return f"{schema.group_path(dataset, hp, split)}/{metric}" in self._h5
 
