@@ -26,7 +26,9 @@ def groundtruth_path() -> Path:
 
 
 def shared_data_dir() -> Path:
-    """Reference data folder: $BPEBENCH_SHARED_DATA, else ../shared/data beside the project root."""
+    """Reference data folder: $BPEBENCH_SHARED_DATA, else ../shared/data beside the source tree or the working dir."""
     if os.environ.get(SHARED_DATA_ENV):
         return Path(os.environ[SHARED_DATA_ENV]).expanduser()
-    return Path(__file__).resolve().parents[2] / "shared" / "data"
+    beside_source = Path(__file__).resolve().parents[2] / "shared" / "data"
+    beside_cwd = Path.cwd().resolve().parent / "shared" / "data"
+    return beside_cwd if not beside_source.exists() and beside_cwd.exists() else beside_source
