@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -153,7 +153,3 @@ def _search_row(suite: str, entry: dict, gt: GroundTruth) -> tuple[SearchRow, li
         target=summary["target"],
     )
     return row, curves
-
-
-def as_dicts(rows: list) -> list[dict]:
-    return [asdict(r) for r in rows]

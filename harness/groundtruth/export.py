@@ -1,12 +1,9 @@
-"""Write ground truth back out in the official NB201 `.pth` format (for interoperability and benchmarks)."""
+"""Ground truth as the dict an official NB201 `.pth` holds (for interoperability tests and benchmarks)."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from pathlib import Path
-
-import torch
 
 from harness.dataset_info import default_split
 from harness.groundtruth.reader import GroundTruth
@@ -60,9 +57,3 @@ def _run_record(dataset: str, arch: str, seed: int, hp: int, split: str, accurac
         "eval_losses": {f"{split}@{last}": math.nan},
         "eval_times": {},
     }
-
-
-def write_official_pth(gt: GroundTruth, path: str | Path, datasets: tuple[str, ...]) -> Path:
-    """Save `official_pth_dict` with torch.save, as the official files are."""
-    torch.save(official_pth_dict(gt, datasets), path)
-    return Path(path)
