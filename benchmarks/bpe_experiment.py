@@ -27,6 +27,7 @@ import numpy as np
 from estimators import registry
 from estimators.bpe import PRESETS, bpe
 from harness import paths
+from harness.cli.common import strict_json
 from harness.evaluate import Evaluation, Target, evaluate, select_archs
 from harness.groundtruth import GroundTruth
 
@@ -163,21 +164,11 @@ def _now() -> str:
 
 def _write(out: Path, payload: dict) -> None:
     """JSON and Markdown, each written to a temporary file and renamed (a kill leaves the previous version)."""
-    for suffix, text in ((".json", json.dumps(_clean(payload), indent=2) + "\n"), (".md", _markdown(payload))):
+    for suffix, text in ((".json", json.dumps(strict_json(payload), indent=2) + "\n"), (".md", _markdown(payload))):
         target = out.with_suffix(suffix)
         tmp = target.with_name(target.name + ".tmp")
         tmp.write_text(text)
         os.replace(tmp, target)
-
-
-def _clean(value: object) -> object:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    return value
 
 
 def _ci(estimate: dict) -> str:

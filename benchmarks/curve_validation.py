@@ -123,10 +123,7 @@ def markdown(result: dict) -> str:
         + ", ".join(f"{m} {s:.2f}" for m, s in seconds.items())
         + ".",
         "",
-        "Provenance: "
-        + ", ".join(f"{k} {v}" for k, v in result["provenance"].items() if k != "versions")
-        + "; "
-        + ", ".join(f"{k} {v}" for k, v in result["provenance"]["versions"].items()),
+        "Provenance: " + provenance.describe(result["provenance"]),
         "",
     ]
     return "\n".join(lines)

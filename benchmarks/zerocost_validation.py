@@ -237,10 +237,7 @@ def markdown(result: dict) -> str:
         "NASLib's own `val_accuracy` vs our ground truth: Spearman "
         f"{result['naslib_val_accuracy_vs_truth_spearman']:.3f}.",
         "",
-        "Provenance: "
-        + ", ".join(f"{k} {v}" for k, v in result["provenance"].items() if k != "versions")
-        + "; "
-        + ", ".join(f"{k} {v}" for k, v in result["provenance"]["versions"].items()),
+        "Provenance: " + provenance.describe(result["provenance"]),
         "",
     ]
     return "\n".join(lines)

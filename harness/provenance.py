@@ -37,6 +37,12 @@ def versions(packages: tuple[str, ...] = PACKAGES) -> dict[str, str]:
     return found
 
 
+def describe(record: dict) -> str:
+    """One readable line of a `collect()` record."""
+    fields = ", ".join(f"{k} {v}" for k, v in record.items() if k != "versions")
+    return fields + "; " + ", ".join(f"{k} {v}" for k, v in record["versions"].items())
+
+
 def collect() -> dict:
     """Provenance record for results files."""
     return {

@@ -27,17 +27,17 @@ def open_groundtruth(args: argparse.Namespace) -> GroundTruth:
 
 
 def print_json(payload: object) -> None:
-    print(json.dumps(_clean(payload), indent=2, sort_keys=True))
+    print(json.dumps(strict_json(payload), indent=2, sort_keys=True))
 
 
-def _clean(value: object) -> object:
-    """NaN/inf -> null so the output is strict JSON."""
+def strict_json(value: object) -> object:
+    """NaN/inf -> null (recursively) so the output is strict JSON."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
+        return {k: strict_json(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
+        return [strict_json(v) for v in value]
     return value
 
 

@@ -10,7 +10,7 @@ import shlex
 from pathlib import Path
 
 from harness import paths, provenance
-from harness.cli.common import _clean, add_dataset_option, add_groundtruth_option, open_groundtruth
+from harness.cli.common import add_dataset_option, add_groundtruth_option, open_groundtruth, strict_json
 from harness.store import Store
 
 
@@ -137,7 +137,7 @@ def _mip(args: argparse.Namespace) -> int:
         )
     record["command"] = command(args)
     record["provenance"] = provenance.collect()
-    _write(out, json.dumps(_clean(record), indent=1, sort_keys=True))
+    _write(out, json.dumps(strict_json(record), indent=1, sort_keys=True))
     report = render(record, record["command"])
     if args.markdown:
         _write(Path(args.markdown).expanduser(), report)
