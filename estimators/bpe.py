@@ -111,6 +111,7 @@ PRESETS: dict[str, BPEConfig] = {
     "cpu-tiny": BPEConfig(epochs=1, batch_size=128, lr=0.1, channels=4, cells=1, resolution=8, fraction=0.1),
     "cpu-small": BPEConfig(epochs=2, batch_size=128, lr=0.1, channels=8, cells=1, resolution=16, fraction=0.1),
     "cpu-medium": BPEConfig(epochs=3, batch_size=128, lr=0.1, channels=8, cells=1, resolution=16, fraction=0.2),
+    "cpu-mip-rs": BPEConfig(epochs=4, batch_size=64, lr=0.1, channels=8, cells=2, resolution=8, fraction=0.1),
 }
 """Named BPEs. How they were derived:
 
@@ -129,6 +130,9 @@ PRESETS: dict[str, BPEConfig] = {
   cifar10-valid (training plus one evaluation of the 25k x-valid images) on 2 busy shared cores: 6.3, 18.9 and
   32.0 s per arch, i.e. 100 archs in 10, 32 and 53 minutes (results/bpe_cpu_experiment.md); about half that on
   idle cores.
+- `cpu-mip-rs`: the best BPE of the CPU-sized MIP run (its random-search arm, results/mip_cpu.md): Kendall tau
+  0.364 [0.197, 0.520] on 50 unique archs at 10.7 s per arch, the best tau per CPU second measured here; the BPE
+  the searchers' headline comparison uses (results/search_experiment.md).
 """
 
 
@@ -205,8 +209,9 @@ class BPEEstimator:
 
     @property
     def config(self) -> dict:
-        """What changes the scores: the BPE and the eval split (not where or how fast it runs)."""
-        return self.bpe.to_dict() | {"eval_split": self.eval_split}
+        """What changes the scores: the BPE, the eval split and synthetic data (not where or how fast it runs)."""
+        synthetic = {"data": "synthetic"} if self.data_root == SYNTHETIC_ROOT else {}
+        return self.bpe.to_dict() | {"eval_split": self.eval_split} | synthetic
 
     @property
     def key(self) -> str:

@@ -47,6 +47,17 @@ def _num(value: float, digits: int = 3) -> str:
     return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
 
 
+def _limit(search: SearchRow) -> str:
+    """'3.33 h', '100 archs' or '3.33 h or 100 archs': what ended each search."""
+    limits = [_cost(search.budget_s)] if math.isfinite(search.budget_s) else []
+    return " or ".join(limits + ([f"{search.queries} archs"] if search.queries else []))
+
+
+def _mean_std(mean: float, std: float) -> str:
+    """'91.31 +- 0.29', or 'n/a' where the ground truth lacks the values (test accuracy in the embedded data)."""
+    return "n/a" if math.isnan(mean) else f"{_num(mean, 2)} +- {_num(std, 2)}"
+
+
 def _ci(value: float, low: float, high: float) -> str:
     return f"{_num(value)} [{_num(low)}, {_num(high)}]"
 
@@ -129,7 +140,7 @@ def blocks(reports: list[SuiteReport]) -> list[Block]:
                 "dataset",
                 "searcher",
                 "estimator",
-                "budget",
+                "limit",
                 "seeds",
                 "validation",
                 "test",
@@ -140,11 +151,11 @@ def blocks(reports: list[SuiteReport]) -> list[Block]:
                 [
                     s.dataset,
                     s.searcher,
-                    s.estimator,
-                    _cost(s.budget_s),
+                    f"{s.estimator} ({s.options})" if s.options else s.estimator,
+                    _limit(s),
                     str(s.n),
-                    f"{_num(s.mean, 2)} +- {_num(s.std, 2)}",
-                    f"{_num(s.test_mean, 2)} +- {_num(s.test_std, 2)}",
+                    _mean_std(s.mean, s.std),
+                    _mean_std(s.test_mean, s.test_std),
                     _cost(s.mean_search_cost_s),
                     f"{s.mean_queries:.0f}",
                 ]

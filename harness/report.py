@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,8 +45,11 @@ class SearchRow:
     suite: str
     searcher: str
     estimator: str
+    options: str
     dataset: str
     budget_s: float
+    queries: int | None
+    """Paid archs after which each search ended (None: the budget alone)."""
     n: int
     mean: float
     std: float
@@ -122,7 +126,16 @@ def _estimator_row(suite: str, entry: dict, gt: GroundTruth, store: Store) -> Es
 def _search_row(suite: str, entry: dict, gt: GroundTruth) -> tuple[SearchRow, list]:
     from searchers.run import SearchSpec, run
 
-    spec = SearchSpec(entry["searcher"], entry["estimator"], entry["dataset"], entry["budget"])
+    budget = math.inf if entry.get("budget") is None else entry["budget"]
+    options = entry.get("options", {})
+    spec = SearchSpec(
+        entry["searcher"],
+        entry["estimator"],
+        entry["dataset"],
+        budget,
+        max_queries=entry.get("queries"),
+        estimator_options=options,
+    )
     log = spec.store_path(gt)
     stored = log.read_text().count("\n") if log.exists() else 0
     if stored < entry["seeds"]:
@@ -141,8 +154,10 @@ def _search_row(suite: str, entry: dict, gt: GroundTruth) -> tuple[SearchRow, li
         suite=suite,
         searcher=spec.searcher,
         estimator=spec.estimator or "",
+        options=",".join(f"{k}={v}" for k, v in sorted(options.items()) if k != "data_root"),
         dataset=spec.dataset,
         budget_s=spec.budget,
+        queries=spec.max_queries,
         n=summary["n"],
         mean=summary["mean"],
         std=summary["std"],

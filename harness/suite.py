@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -57,8 +58,18 @@ class SearchStep:
     datasets: tuple[str, ...]
     budgets: tuple[float, ...]
     seeds: int
+    options: dict = field(default_factory=dict)
+    """Estimator options, e.g. {preset = "cpu-mip-rs"} for `bpe`."""
+    queries: int | None = None
+    """End each search after this many paid archs; `budgets` may then be left out (no time limit)."""
 
     def __post_init__(self) -> None:
+        if self.queries is not None and (
+            isinstance(self.queries, bool) or not isinstance(self.queries, int) or self.queries < 1
+        ):
+            raise ValueError(f"search step: queries must be an int >= 1, got {self.queries!r}")
+        if not self.budgets and self.queries is not None:
+            object.__setattr__(self, "budgets", (math.inf,))
         import estimators as registry
         from searchers import registry as searcher_registry
 
@@ -131,6 +142,8 @@ class Suite:
                 _strings(s.get("datasets"), "search.datasets"),
                 tuple(s.get("budgets", [])),
                 s.get("seeds", 0),
+                dict(s.get("options", {})),
+                s.get("queries"),
             )
             for s in raw.get("search", [])
         )

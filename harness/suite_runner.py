@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,7 +50,7 @@ def run_suite(
         for step in suite.estimate:
             _run_estimate_step(step, gt, store, run, live_options, workers, scheduler)
         for step in suite.search:
-            _run_search_step(step, gt, run, workers)
+            _run_search_step(step, gt, run, workers, live_options)
         record = {
             "suite": suite.name,
             "description": suite.description,
@@ -132,15 +133,28 @@ def _finite(scores: np.ndarray, truth: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return prepared.scores, prepared.truth
 
 
-def _run_search_step(step: SearchStep, gt: GroundTruth, run: SuiteRun, workers: int | None) -> None:
+def _run_search_step(step: SearchStep, gt: GroundTruth, run: SuiteRun, workers: int | None, live: dict | None) -> None:
     from searchers.run import SearchSpec
     from searchers.run import run as run_search
 
     combos = itertools.product(step.searchers, step.estimators, step.datasets, step.budgets)
     for searcher, estimator, dataset, budget in combos:
-        what = f"search {searcher} with {estimator} on {dataset}, budget {budget:g} s, {step.seeds} seeds"
+        limits = [f"budget {budget:g} s"] if math.isfinite(budget) else []
+        if step.queries:
+            limits.append(f"{step.queries} archs")
+        what = f"search {searcher} with {estimator} {step.options or ''} on {dataset}, {' and '.join(limits)}, "
+        what += f"{step.seeds} seeds"
+        what = what.replace("  ", " ")
+        options = dict(step.options)
+        if estimators.entry(estimator).live:
+            if live is None:
+                run.skip(what, f"no images: set {paths.SHARED_DATA_ENV} or BPEBENCH_DATA_ROOT to a CIFAR-10 folder")
+                continue
+            options |= live
         try:
-            spec = SearchSpec(searcher, estimator, dataset, float(budget))
+            spec = SearchSpec(
+                searcher, estimator, dataset, float(budget), max_queries=step.queries, estimator_options=options
+            )
             report = run_search(spec, gt, list(range(step.seeds)), workers=workers or 1, progress=False)
         except ValueError as err:
             run.skip(what, str(err))
@@ -152,8 +166,10 @@ def _run_search_step(step: SearchStep, gt: GroundTruth, run: SuiteRun, workers: 
                 "kind": "search",
                 "searcher": searcher,
                 "estimator": estimator,
+                "options": options,
                 "dataset": dataset,
-                "budget": float(budget),
+                "budget": float(budget) if math.isfinite(budget) else None,
+                "queries": step.queries,
                 "seeds": step.seeds,
             }
         )

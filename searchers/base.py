@@ -5,7 +5,9 @@ ask an `Oracle` for scores; the oracle pays each new arch's cost, as the estimat
 Tabular estimators report recorded training seconds, so the budget is simulated and a search takes milliseconds.
 An arch asked for again in the same run is answered from the run's cache for free. The query that the remaining
 budget cannot pay is not counted: its score is dropped and the search ends, so the spent cost never exceeds the
-budget. A search also ends after `max_steps` queries (free estimators never exhaust a budget) or after `max_stall`
+budget. A search also ends after `max_queries` paid queries when that is set (comparing estimators at an equal
+number of evaluated archs; the budget may then be infinite), after `max_steps` queries (free estimators never
+exhaust a budget) or after `max_stall`
 queries in a row that only hit the cache (a converged policy or population would otherwise spin for free; NB201,
 which re-pays repeated archs, never meets this case). The searcher's answer is the arch with the best estimated
 score (NB201's protocol); NaN scores (failed estimations) never win.
@@ -46,16 +48,27 @@ class Problem:
     """True for table estimators: every score is read in one call up front; costs are still paid per query."""
     max_steps: int = DEFAULT_MAX_STEPS
     max_stall: int = DEFAULT_MAX_STALL
+    max_queries: int | None = None
+    """Paid queries after which the search ends (None: only the budget and the other limits end it)."""
 
     def __post_init__(self) -> None:
-        if isinstance(self.budget, bool) or not isinstance(self.budget, int | float) or not 0 < self.budget < math.inf:
-            raise ValueError(f"Problem.budget = {self.budget!r} is invalid: must be a finite number of seconds > 0")
-        for name in ("max_steps", "max_stall"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"Problem.{name} = {value!r} is invalid: must be an int >= 1")
+        check_limits(self.budget, self.max_steps, self.max_stall, self.max_queries, "Problem.")
         if not self.arch_strings:
             raise ValueError("Problem.arch_strings is empty: pass every arch string in index order")
+
+
+def check_limits(budget: float, max_steps: int, max_stall: int, max_queries: int | None, prefix: str = "") -> None:
+    """Raise ValueError naming the first invalid stop limit and what is allowed."""
+    if isinstance(budget, bool) or not isinstance(budget, int | float) or not budget > 0:
+        raise ValueError(f"{prefix}budget = {budget!r} is invalid: must be a number of seconds > 0")
+    if budget == math.inf and max_queries is None:
+        raise ValueError(f"{prefix}budget is infinite: give a finite budget or a query limit (max_queries)")
+    limits = {"max_steps": max_steps, "max_stall": max_stall, "max_queries": max_queries}
+    for name, value in limits.items():
+        if name == "max_queries" and value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{prefix}{name} = {value!r} is invalid: must be an int >= 1")
 
 
 @dataclass(frozen=True)
@@ -167,6 +180,9 @@ class Oracle:
                 raise BudgetExhausted(f"converged: {self.problem.max_stall} queries in a row of known archs")
             value, paid = self._cache[arch], False
         else:
+            queries = len(self._cache)
+            if self.problem.max_queries is not None and queries >= self.problem.max_queries:
+                raise BudgetExhausted(f"query limit {self.problem.max_queries} reached")
             value, cost = self._estimate(arch)
             if not math.isfinite(cost) or cost < 0:
                 raise ValueError(f"estimator {self.problem.estimator.name} reported cost {cost!r} for arch {arch}")

@@ -1,10 +1,15 @@
-"""Run a searcher over many seeds (in parallel processes if asked), resume finished seeds, report ground truth.
+"""Run a searcher over many seeds (through `harness.executor`: inline, local processes or Dask), resume, report.
 
 Each seed's search is deterministic and independent. Finished seeds are appended, one JSON line each (flushed and
-fsynced), to `<cache>/searches/<searcher>_<estimator>_<dataset>_<budget>s_<key>.jsonl`, where `key` hashes
-everything that changes a search: searcher and its config, estimator and its config, dataset, budget, stop limits and
-the ground-truth file's provenance. Only the calling process writes (it holds a lock on the file), so a killed run
-loses at most the seeds in flight, and rerunning the same command resumes. A torn last line is ignored.
+fsynced), to `<cache>/searches/<searcher>_<estimator>_<dataset>_<budget>s[_<queries>q]_<key>.jsonl`, where `key`
+hashes everything that changes a search: searcher and its config, estimator and its config, dataset, budget, stop
+limits and the ground-truth file's provenance. Only the calling process writes (it holds a lock on the file), so a
+killed run loses at most the seeds in flight, and rerunning the same command resumes. A torn last line is ignored.
+
+A live estimator (one that trains or runs networks) keeps what it computed in a results store of each seed's own,
+`<log without .jsonl>.stores/seed-<N>.h5`: the estimator trains with the search's seed, so no two seeds could share
+a result, one writer per file lets seeds run in parallel, and a killed seed replays its trained archs from its store
+for free (their recorded cost is still paid from the budget) and goes on where it stopped.
 
 The report reads the ground truth of each chosen arch: the seed-mean 200-epoch accuracy on the dataset's selection
 split (x-valid; ori-test for `cifar10`) and, where the file has it, test accuracy (`cifar10` ori-test for
@@ -15,16 +20,14 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import hashlib
 import json
 import math
-import multiprocessing
 import os
 import time
-from collections.abc import Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -33,9 +36,10 @@ from tqdm.auto import tqdm
 import estimators
 from harness import paths
 from harness.dataset_info import default_split
+from harness.executor import Executor
 from harness.groundtruth import GroundTruth, schema
 from searchers import registry
-from searchers.base import DEFAULT_MAX_STALL, DEFAULT_MAX_STEPS, Problem, Searcher, SearchResult
+from searchers.base import DEFAULT_MAX_STALL, DEFAULT_MAX_STEPS, Problem, Searcher, SearchResult, check_limits
 
 STORE_VERSION = 1
 
@@ -52,6 +56,11 @@ class SearchSpec:
     """Keyword options of the searcher's factory, e.g. {'population': 10} (rea) or {'config': DartsConfig(...)}."""
     max_steps: int = DEFAULT_MAX_STEPS
     max_stall: int = DEFAULT_MAX_STALL
+    max_queries: int | None = None
+    """Paid queries after which each search ends; with it the budget may be `math.inf`."""
+    estimator_options: dict = field(default_factory=dict)
+    """Keyword options of the estimator's factory that change its scores, e.g. {'config': BPEConfig(...)} for `bpe`
+    (where it runs and stores is the search runner's business)."""
 
     def __post_init__(self) -> None:
         entry = registry.entry(self.searcher)
@@ -61,38 +70,56 @@ class SearchSpec:
             raise ValueError(f"searcher {self.searcher} trains a supernet and uses no estimator; drop --estimator")
         if self.estimator is not None:
             estimators.entry(self.estimator)
+        elif self.estimator_options:
+            raise ValueError(f"estimator options {sorted(self.estimator_options)} given but {self.searcher} uses none")
         schema.check_dataset(self.dataset)
-        if isinstance(self.budget, bool) or not isinstance(self.budget, int | float) or not 0 < self.budget < math.inf:
-            raise ValueError(f"budget must be a finite number of seconds > 0, got {self.budget!r}")
-        for name in ("max_steps", "max_stall"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+        check_limits(self.budget, self.max_steps, self.max_stall, self.max_queries)
+        if not entry.uses_estimator and self.max_queries is not None:
+            raise ValueError(f"searcher {self.searcher} queries no estimator: a query limit does not apply")
         self.build()  # bad searcher options fail here, before any work
+
+    @property
+    def live(self) -> bool:
+        """True when the estimator computes (trains, runs networks) rather than reads a table."""
+        return self.estimator is not None and estimators.entry(self.estimator).live
 
     def build(self) -> Searcher:
         return registry.create(self.searcher, **self.options)
 
+    def build_estimator(self, gt: GroundTruth, **execution: object) -> estimators.Estimator | None:
+        """The estimator with its options; `execution` (store, workers, ...) applies to live estimators only."""
+        if self.estimator is None:
+            return None
+        return estimators.create(self.estimator, gt, **self.estimator_options, **(execution if self.live else {}))
+
     def key(self, gt: GroundTruth) -> str:
         """Stable hash of everything that changes a search's outcome."""
-        estimator_config = estimators.create(self.estimator, gt).config if self.estimator else None
+        estimator = self.build_estimator(gt, progress=False)
         identity = {
             "version": STORE_VERSION,
             "searcher": self.searcher,
             "searcher_config": self.build().config,
             "estimator": self.estimator,
-            "estimator_config": estimator_config,
+            "estimator_config": estimator.config if estimator is not None else None,
             "dataset": self.dataset,
             "budget": float(self.budget),
             "max_steps": self.max_steps,
             "max_stall": self.max_stall,
             "groundtruth": gt.provenance,
         }
+        if self.max_queries is not None:  # absent otherwise, so earlier stored runs keep their key
+            identity["max_queries"] = self.max_queries
         return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
     def store_path(self, gt: GroundTruth) -> Path:
-        name = f"{self.searcher}_{self.estimator or 'none'}_{self.dataset}_{self.budget:g}s_{self.key(gt)}.jsonl"
+        limit = f"{self.budget:g}s" + (f"_{self.max_queries}q" if self.max_queries is not None else "")
+        name = f"{self.searcher}_{self.estimator or 'none'}_{self.dataset}_{limit}_{self.key(gt)}.jsonl"
         return paths.cache_dir() / "searches" / name
+
+
+def seed_store(log: Path, seed: int) -> Path:
+    """The results store of a live estimator's archs in one seed's search."""
+    return log.with_suffix(".stores") / f"seed-{seed}.h5"
 
 
 @dataclass(frozen=True)
@@ -116,6 +143,7 @@ class SearchReport:
             "estimator": self.spec.estimator,
             "dataset": self.spec.dataset,
             "budget": float(self.spec.budget),
+            "max_queries": self.spec.max_queries,
             "target": self.valid_target,
             **_summary(self.valid),
             "finals": self.valid.tolist(),
@@ -151,16 +179,18 @@ def run(
     workers: int = 1,
     resume: bool = True,
     progress: bool = True,
+    scheduler: str | None = None,
 ) -> SearchReport:
-    """Search with every seed not already stored (in `workers` processes), store each as it ends, and report."""
+    """Search with every seed not already stored (in `workers` local processes or on the Dask `scheduler`), store
+    each as it ends, and report; seeds that raise are reported together after the others are stored."""
     if not seeds:
         raise ValueError("give at least one seed")
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ValueError(f"workers must be an int >= 1, got {workers!r}")
+    executor = Executor(workers, scheduler, progress=False)
     path = spec.store_path(gt)
     with _ResultsLog(path) as log:
         if not resume:
             log.clear()
+            _remove_seed_stores(path)
         done = log.load()
         todo = [s for s in seeds if s not in done]
         bar = tqdm(
@@ -170,11 +200,19 @@ def run(
             disable=not progress,
             desc=f"{spec.searcher} {spec.estimator or ''}".strip(),
         )
+        failures = []
         with bar:
-            for record in _execute(spec, str(gt.path), todo, workers):
-                log.append(record)
-                done[record["seed"]] = record
+            task = functools.partial(run_seed, spec, str(gt.path), path)
+            for outcome in executor.run(task, todo, desc="seeds"):
+                if not outcome.ok:
+                    failures.append(f"seed {todo[outcome.index]}: {outcome.error}")
+                    continue
+                log.append(outcome.value)
+                done[outcome.value["seed"]] = outcome.value
                 bar.update()
+    if failures:
+        stored = "the others are stored; rerun to retry"
+        raise ValueError(f"{len(failures)} seed(s) failed ({stored}): " + "; ".join(failures))
     records = tuple(done[s] for s in seeds)
     archs = np.array([r["arch"] for r in records], dtype=np.int64)
     split = default_split(spec.dataset)
@@ -204,39 +242,35 @@ def _test_target(dataset: str) -> tuple[str, str | None]:
     return dataset, "x-test"
 
 
-def _execute(spec: SearchSpec, gt_path: str, seeds: Sequence[int], workers: int) -> Iterator[dict]:
-    """Records of each seed as it finishes (any order when parallel)."""
-    if workers == 1 or len(seeds) <= 1:
-        for seed in seeds:
-            yield run_seed(spec, gt_path, seed)
-        return
-    threads = max(1, (os.cpu_count() or 1) // workers)
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_limit_threads, initargs=(threads,)) as pool:
-        pending: set[Future] = {pool.submit(run_seed, spec, gt_path, seed) for seed in seeds}
-        try:
-            while pending:
-                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    yield future.result()
-        finally:
-            for future in pending:
-                future.cancel()
+def _remove_seed_stores(log: Path) -> None:
+    folder = log.with_suffix(".stores")
+    if folder.is_dir():
+        for file in folder.iterdir():
+            file.unlink()
+        folder.rmdir()
 
 
-def _limit_threads(threads: int) -> None:
-    import torch
-
-    torch.set_num_threads(threads)
-
-
-def run_seed(spec: SearchSpec, gt_path: str, seed: int) -> dict:
-    """One seed's search, as the record stored for it."""
+def run_seed(spec: SearchSpec, gt_path: str, log: Path, seed: int) -> dict:
+    """One seed's search, as the record stored for it (a live estimator stores its archs in the seed's store)."""
     gt = _open(gt_path)
     searcher = spec.build()
-    estimator = estimators.create(spec.estimator, gt) if spec.estimator else None
-    lookup = estimator is not None and not estimators.entry(spec.estimator).live
-    problem = Problem(spec.dataset, spec.budget, gt.arch_strings, estimator, lookup, spec.max_steps, spec.max_stall)
+    execution: dict = {}
+    if spec.live:
+        store = seed_store(log, seed)
+        store.parent.mkdir(parents=True, exist_ok=True)
+        execution = {"store": store, "workers": 1, "progress": False}
+    estimator = spec.build_estimator(gt, **execution)
+    lookup = estimator is not None and not spec.live
+    problem = Problem(
+        spec.dataset,
+        spec.budget,
+        gt.arch_strings,
+        estimator,
+        lookup,
+        spec.max_steps,
+        spec.max_stall,
+        spec.max_queries,
+    )
     tic = time.perf_counter()
     result: SearchResult = searcher.search(problem, seed)
     return {
@@ -252,7 +286,7 @@ def run_seed(spec: SearchSpec, gt_path: str, seed: int) -> dict:
     }
 
 
-@cache
+@functools.cache
 def _open(path: str) -> GroundTruth:
     """One read-only handle per process."""
     return GroundTruth.open(path, build=False)

@@ -134,7 +134,8 @@ def test_estimates_through_the_store_and_a_rerun_skips_stored_work(gt, tmp_path:
 
     with Store(path, readonly=True) as store:
         key = second.metadata["store_key"]
-        assert store.config(key) == {"estimator": "bpe", "config": TINY.to_dict() | {"eval_split": "x-valid"}}
+        config = TINY.to_dict() | {"eval_split": "x-valid", "data": "synthetic"}  # never mixed with real images
+        assert store.config(key) == {"estimator": "bpe", "config": config}
         table = store.results(key, "cifar10-valid")
         assert sorted(table.arch.tolist()) == sorted(ARCHS.tolist())
         assert (table.curve_length == TINY.epochs).all() and np.isfinite(table.curves).all()

@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pytest
 import torch
 
+import estimators.bpe
 import searchers
 from estimators.base import Estimation
+from estimators.bpe import PRESETS, SYNTHETIC_ROOT
 from harness import space
 from harness.cli import EXIT_BAD_INPUT, main
 from harness.train import TrainConfig
 from searchers.base import BudgetExhausted, Oracle, Problem
 from searchers.darts import DartsConfig, SuperNet, _Step
-from searchers.run import SearchSpec, run
+from searchers.run import SearchSpec, run, seed_store
 
 ARCHS = space.all_arch_strings_by_code()
 """Arch strings by op code: arch i has code = i in base 5, so scores below are easy to reason about."""
@@ -193,6 +196,24 @@ def test_reinforce_learns_a_synthetic_objective() -> None:
     assert policy[:, CONV3].mean() > 0.4, "the policy should favour 3x3 convolutions"
 
 
+def test_surrogate_search_beats_random_search_on_a_learnable_objective() -> None:
+    best = {
+        name: np.mean(
+            [searchers.create(name).search(_problem(700.0), seed).trajectory.score.max() for seed in range(3)]
+        )
+        for name in ("surrogate", "rs")
+    }
+    assert best["surrogate"] > best["rs"] + 1.0, best
+
+
+def test_surrogate_search_never_pays_for_an_arch_twice_and_fits_in_rounds() -> None:
+    result = searchers.create("surrogate", initial=4, batch=3).search(_problem(700.0), seed=5)
+    paid = result.trajectory.arch[result.trajectory.paid]
+    assert len(set(paid.tolist())) == len(paid) == len(result.trajectory)
+    full_rounds = math.ceil((len(paid) - 4) / 3)
+    assert full_rounds <= result.metadata["rounds"] <= full_rounds + 1  # + the round the budget cut short
+
+
 def test_darts_second_order_gradient_tends_to_first_order_as_lr_vanishes() -> None:
     torch.manual_seed(0)
     model = SuperNet(channels=4, cells=1, num_classes=3)
@@ -232,6 +253,14 @@ def test_run_stores_seeds_and_resumes(gt, tmp_path, monkeypatch) -> None:
     assert fresh.resumed == 0 and [r["arch"] for r in fresh.records] == [r["arch"] for r in again.records]
 
 
+def test_seeds_that_fail_are_reported_together_and_not_stored(gt, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("BPEBENCH_CACHE_DIR", str(tmp_path))
+    spec = SearchSpec("darts-v1", None, "cifar10-valid", 1e-9, {"config": TINY_DARTS})
+    with pytest.raises(ValueError, match=r"2 seed\(s\) failed .*seed 0: ValueError: budget .* too small"):
+        run(spec, gt, [0, 1], progress=False)
+    assert spec.store_path(gt).read_text() == ""
+
+
 @pytest.mark.slow
 def test_parallel_seeds_match_serial_ones(gt, tmp_path, monkeypatch) -> None:
     spec = SearchSpec("rea", "tabular-hp200-seed", "cifar10-valid", 20_000.0)
@@ -256,6 +285,15 @@ def test_parallel_seeds_match_serial_ones(gt, tmp_path, monkeypatch) -> None:
         (["search", "rs", "--estimator", "params", "--budget", "10", "--population", "5"], "--population"),
         (["search", "rea", "--estimator", "params", "--budget", "10", "--epochs", "5"], "--epochs"),
         (["search", "rea", "--estimator", "params", "--budget", "10", "--sample-size", "20"], "sample_size"),
+        (["search", "rs", "--estimator", "params"], "--budget SECONDS, --queries N"),
+        (["search", "rs", "--estimator", "params", "--queries", "0"], "--queries"),
+        (["search", "darts-v1", "--queries", "5"], "query limit does not apply"),
+        (["search", "darts-v1", "--budget", "10", "--preset", "bpe1"], "--preset"),
+        (["search", "darts-v1", "--budget", "10", "--cutout", "8"], "--cutout"),
+        (["search", "rea", "--estimator", "params", "--budget", "10", "--device", "cpu"], "darts-* only"),
+        (["search", "rs", "--estimator", "params", "--budget", "10", "--policy-lr", "0.1"], "reinforce only"),
+        (["search", "rs", "--estimator", "params", "--budget", "10", "--data-root", "x"], "--data-root apply"),
+        (["search", "rs", "--estimator", "synflow", "--budget", "10", "--epochs", "2"], "not to rs with synflow"),
     ],
 )
 def test_cli_bad_input_exits_2_with_a_message(argv: list[str], message: str, capsys) -> None:
@@ -283,8 +321,73 @@ def test_cli_runs_darts_on_synthetic_data(embedded_gt_path, capsys) -> None:
     assert payload["n"] == 1 and payload["estimator"] is None and 0 < payload["total_cost"] < 600
 
 
+def test_query_limit_ends_a_search_after_that_many_paid_archs() -> None:
+    estimator = CountingEstimator()
+    problem = Problem("cifar10-valid", math.inf, ARCHS, estimator, max_queries=7)
+    for name in BLACK_BOX:
+        estimator.asked.clear()
+        result = searchers.create(name).search(problem, seed=1)
+        assert len(set(estimator.asked)) == 7 == result.trajectory.paid.sum(), name
+        assert "query limit 7" in result.metadata["stopped"], name
+
+
+def test_an_infinite_budget_needs_a_query_limit() -> None:
+    with pytest.raises(ValueError, match="infinite"):
+        Problem("cifar10-valid", math.inf, ARCHS, CountingEstimator())
+    with pytest.raises(ValueError, match="max_queries"):
+        Problem("cifar10-valid", 10.0, ARCHS, CountingEstimator(), max_queries=0)
+
+
+def test_the_query_limit_is_part_of_a_search_identity(gt) -> None:
+    unlimited = SearchSpec("rs", "params", "cifar10-valid", 1e6)
+    limited = replace(unlimited, max_queries=10)
+    assert unlimited.key(gt) != limited.key(gt)
+    assert limited.store_path(gt).name.startswith("rs_params_cifar10-valid_1e+06s_10q_")
+
+
+TINY_BPE = {"config": PRESETS["cpu-tiny"], "data_root": SYNTHETIC_ROOT}
+
+
+def test_live_search_keeps_each_seeds_archs_and_resumes_a_killed_seed(gt, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("BPEBENCH_CACHE_DIR", str(tmp_path))
+    spec = SearchSpec("rea", "bpe", "cifar10-valid", math.inf, max_queries=3, estimator_options=TINY_BPE)
+    first = run(spec, gt, [0, 1], progress=False)
+    assert [r["queries"] for r in first.records] == [3, 3]
+    assert all(seed_store(first.store, seed).is_file() for seed in (0, 1))
+    first.store.unlink()  # killed after training, before the seeds' records were written
+
+    def no_training(unit):
+        raise AssertionError(f"arch {unit.arch} trained again")
+
+    monkeypatch.setattr(estimators.bpe, "run_unit", no_training)
+    again = run(spec, gt, [0, 1], progress=False)
+    assert again.resumed == 0
+    for before, after in zip(first.records, again.records, strict=True):
+        assert after["arch"] == before["arch"] and after["trajectory"] == before["trajectory"]
+
+
+def test_live_search_scores_and_keys_follow_the_bpe(gt) -> None:
+    tiny = SearchSpec("rs", "bpe", "cifar10-valid", 100.0, estimator_options=TINY_BPE)
+    small = replace(tiny, estimator_options={**TINY_BPE, "config": PRESETS["cpu-small"]})
+    real_data = replace(tiny, estimator_options={"config": PRESETS["cpu-tiny"]})
+    assert len({tiny.key(gt), small.key(gt), real_data.key(gt)}) == 3
+    with pytest.raises(ValueError, match="uses none"):
+        SearchSpec("darts-v1", None, "cifar10-valid", 100.0, estimator_options=TINY_BPE)
+
+
+def test_cli_searches_with_a_live_bpe(embedded_gt_path, capsys) -> None:
+    argv = ["search", "rs", "--estimator", "bpe", "--preset", "cpu-tiny", "--data-root", SYNTHETIC_ROOT]
+    argv += ["--epochs", "1", "--queries", "2", "--seeds", "1", "--groundtruth", str(embedded_gt_path), "--json"]
+    assert main(argv) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["max_queries"] == 2 and payload["mean_queries"] == 2 and payload["budget"] is None
+    assert payload["total_cost"] > 0  # measured training seconds
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize(("name", "nb201_mean", "nb201_std"), [("rs", 90.93, 0.36), ("rea", 91.19, 0.31)])
+@pytest.mark.parametrize(
+    ("name", "nb201_mean", "nb201_std"), [("rs", 90.93, 0.36), ("rea", 91.19, 0.31), ("reinforce", 91.09, 0.37)]
+)
 def test_table5_within_one_std_of_nb201(name: str, nb201_mean: float, nb201_std: float, gt_hp12) -> None:
     """NB201 Table 5 (cifar10-valid): 12-epoch tabular scores, 12,000 s budget; 100 seeds here."""
     report = run(SearchSpec(name, "tabular-hp12", "cifar10-valid", 12_000.0), gt_hp12, range(100), progress=False)

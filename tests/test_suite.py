@@ -13,6 +13,7 @@ TINY = {
     ],
     "search": [
         {"searchers": ["rs"], "estimators": ["params"], "datasets": ["cifar10-valid"], "budgets": [1.0], "seeds": 3},
+        {"searchers": ["rea"], "estimators": ["params"], "datasets": ["cifar10-valid"], "queries": 5, "seeds": 2},
     ],
 }
 
@@ -50,6 +51,7 @@ def test_leaderboard_is_deterministic(tiny_run, tmp_path):
         assert a.read_bytes() == b.read_bytes(), a.name
     text = (tmp_path / "a" / "LEADERBOARD.md").read_text()
     assert "tabular-hp200-seed" in text and "pareto_cifar100.png" in text and tiny_run["provenance"]["commit"] in text
+    assert "| cifar10-valid | rea | params | 5 archs | 2 |" in text
     assert {p.name for p in first} >= {"leaderboard.csv", "leaderboard.html", "search_trajectories.png"}
 
 
@@ -65,8 +67,12 @@ def test_missing_data_is_skipped_with_reason(embedded_gt_path, tmp_path, monkeyp
     raw = {
         "data": {"csv": [{"path": "nb201/nb201-hp12-final-accuracy.csv", "preset": "nb201-hp12"}], "images": "x"},
         "estimate": [{"estimators": ["tabular-hp12", "synflow"], "datasets": ["cifar10-valid"], "archs": "5"}],
+        "search": [
+            {"searchers": ["rs"], "estimators": ["bpe"], "datasets": ["cifar10-valid"], "queries": 2, "seeds": 1},
+        ],
     }
     record = run_suite(Suite.from_dict("skips", raw), gt_path=tmp_path / "gt.h5", store_path=tmp_path / "r.h5")
+    assert any(s["what"].startswith("search rs with bpe") for s in record["skipped"])
     reasons = " ".join(s["reason"] for s in record["skipped"])
     assert "not found at" in reasons and "no images" in reasons and "has no acc" in reasons
     assert record["entries"] == []
@@ -82,6 +88,10 @@ def test_missing_data_is_skipped_with_reason(embedded_gt_path, tmp_path, monkeyp
         (
             {"search": [{"searchers": ["rs"], "estimators": ["params"], "datasets": ["cifar10"], "budgets": [0]}]},
             "positive",
+        ),
+        (
+            {"search": [{"searchers": ["rs"], "estimators": ["params"], "datasets": ["cifar10"], "queries": 0}]},
+            "queries must be",
         ),
     ],
 )

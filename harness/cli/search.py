@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import collections
 import math
+import os
 
 import estimators
 import searchers
+from harness.cli.bpe_options import SCHEDULER_ENV, add_bpe_options, bpe_config_from_args, bpe_options_given
 from harness.cli.common import add_dataset_option, add_groundtruth_option, open_groundtruth, print_json
 from harness.dataset_info import RESOLUTION
 from harness.train import TrainConfig
@@ -18,11 +20,13 @@ from searchers.run import SearchSpec, run
 SEARCHER_OPTIONS = {
     "population": ("rea",),
     "sample_size": ("rea",),
-    "lr": ("reinforce",),
+    "policy_lr": ("reinforce",),
     "ema_momentum": ("reinforce",),
 }
-TRAIN_OPTIONS = ("channels", "cells", "epochs", "batch_size", "fraction")
-DARTS_OPTIONS = (*TRAIN_OPTIONS, "resolution", "data_root", "synthetic", "device")
+FACTORY_NAMES = {"policy_lr": "lr", "ema_momentum": "momentum"}
+DARTS_TRAIN_FIELDS = ("epochs", "batch_size", "lr", "channels", "cells", "resolution", "fraction")
+"""BPE options that set the DARTS supernet's training budget (cutout and precision stay off and fp32)."""
+DARTS_ONLY = ("synthetic", "device")
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -35,11 +39,21 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--estimator", help="estimator the searcher queries (not for darts-*; list: `bpebench estimate -h`)"
     )
-    parser.add_argument("--budget", type=float, required=True, help="search budget in seconds (estimator cost or wall)")
+    parser.add_argument(
+        "--budget",
+        type=float,
+        help="search budget in seconds of estimator cost (DARTS: wall seconds); required unless --queries is given",
+    )
+    parser.add_argument(
+        "--queries", type=int, help="end each search after this many paid queries (compare estimators at equal archs)"
+    )
     parser.add_argument("--seeds", type=int, default=10, help="number of seeds, 0..N-1 (default: 10)")
     add_dataset_option(parser)
     add_groundtruth_option(parser)
     parser.add_argument("--workers", type=int, default=1, help="seeds run in this many processes (default: 1)")
+    parser.add_argument(
+        "--scheduler", metavar="ADDR", help=f"run seeds on a Dask scheduler tcp://HOST:PORT (default: ${SCHEDULER_ENV})"
+    )
     parser.add_argument(
         "--max-steps",
         type=int,
@@ -59,16 +73,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     rea.add_argument("--population", type=int, help="population size (default: 10)")
     rea.add_argument("--sample-size", type=int, help="tournament size (default: 3)")
     rl = parser.add_argument_group("reinforce")
-    rl.add_argument("--lr", type=float, help="Adam learning rate of the policy (default: 0.01)")
+    rl.add_argument("--policy-lr", type=float, help="Adam learning rate of the policy (default: 0.01)")
     rl.add_argument("--ema-momentum", type=float, help="momentum of the reward baseline (default: 0.9)")
-    darts = parser.add_argument_group("darts-v1, darts-v2 (supernet training budget; defaults: NB201's setting)")
-    darts.add_argument("--channels", type=int, help=f"base width C (default: {NB201_SEARCH.channels})")
-    darts.add_argument("--cells", type=int, help=f"cells per stage N (default: {NB201_SEARCH.cells})")
-    darts.add_argument("--epochs", type=int, help=f"search epochs (default: {NB201_SEARCH.epochs})")
-    darts.add_argument("--batch-size", type=int, help=f"batch size (default: {NB201_SEARCH.batch_size})")
-    darts.add_argument("--resolution", type=int, help="image size in px (default: the dataset's)")
-    darts.add_argument("--fraction", type=float, help="share of the train split used (default: 1)")
-    darts.add_argument("--data-root", help="folder holding the datasets (default: $BPEBENCH_DATA_ROOT or shared data)")
+    add_bpe_options(parser, execution=False)
+    darts = parser.add_argument_group(
+        "darts-v1, darts-v2: the BPE options above set the supernet's training budget (defaults: NB201's DARTS "
+        f"setting, {NB201_SEARCH.epochs} epochs, batch {NB201_SEARCH.batch_size}, lr {NB201_SEARCH.lr}, "
+        f"C={NB201_SEARCH.channels}, N={NB201_SEARCH.cells}, the dataset's image size)"
+    )
     darts.add_argument("--synthetic", type=int, help="search on this many synthetic train images instead")
     darts.add_argument("--device", help="'auto' (default), 'cpu', 'cuda', ...")
     parser.set_defaults(handler=_search)
@@ -78,8 +90,17 @@ def _search(args: argparse.Namespace) -> int:
     spec = _spec(args)
     if args.seeds < 1:
         raise ValueError(f"--seeds must be at least 1, got {args.seeds}")
+    scheduler = args.scheduler or os.environ.get(SCHEDULER_ENV) or None
     with open_groundtruth(args) as gt:
-        report = run(spec, gt, range(args.seeds), workers=args.workers, resume=not args.fresh, progress=not args.json)
+        report = run(
+            spec,
+            gt,
+            range(args.seeds),
+            workers=args.workers,
+            resume=not args.fresh,
+            progress=not args.json,
+            scheduler=scheduler,
+        )
     payload = report.to_dict()
     if args.json:
         print_json(payload)
@@ -92,8 +113,7 @@ def _spec(args: argparse.Namespace) -> SearchSpec:
     entry = searchers.entry(args.algo)
     if args.estimator is not None:
         estimators.entry(args.estimator)
-    if not (math.isfinite(args.budget) and args.budget > 0):
-        raise ValueError(f"--budget must be a number of seconds > 0, got {args.budget:g}")
+    budget = _budget(args)
     options: dict = {}
     for name, owners in SEARCHER_OPTIONS.items():
         value = getattr(args, name)
@@ -101,35 +121,74 @@ def _spec(args: argparse.Namespace) -> SearchSpec:
             continue
         if args.algo not in owners:
             raise ValueError(f"--{name.replace('_', '-')} applies to {', '.join(owners)} only, not {args.algo}")
-        options["momentum" if name == "ema_momentum" else name] = value
-    given = {name: getattr(args, name) for name in DARTS_OPTIONS if getattr(args, name) is not None}
+        options[FACTORY_NAMES.get(name, name)] = value
+    training_flags = [flag for flag in bpe_options_given(args) if flag not in ("--workers", "--scheduler")]
+    darts_flags = [f"--{name}" for name in DARTS_ONLY if getattr(args, name) is not None]
+    estimator_options: dict = {}
     if not entry.uses_estimator:
-        options["config"] = _darts_config(args, given)
-    elif given:
-        flags = ", ".join(f"--{n.replace('_', '-')}" for n in given)
-        raise ValueError(f"{flags} appl{'ies' if len(given) == 1 else 'y'} to darts-v1 and darts-v2 only")
-    return SearchSpec(args.algo, args.estimator, args.dataset, args.budget, options, args.max_steps, args.max_stall)
-
-
-def _darts_config(args: argparse.Namespace, given: dict) -> DartsConfig:
-    train_fields = {k: v for k, v in given.items() if k in TRAIN_OPTIONS}
-    train = TrainConfig(
-        **{
-            "epochs": NB201_SEARCH.epochs,
-            "batch_size": NB201_SEARCH.batch_size,
-            "lr": NB201_SEARCH.lr,
-            "resolution": given.get("resolution", RESOLUTION[args.dataset]),
-            "device": given.get("device", "auto"),
-            **train_fields,
-        }
+        options["config"] = _darts_config(args)
+    elif darts_flags:
+        raise ValueError(f"{', '.join(darts_flags)} appl{'ies' if len(darts_flags) == 1 else 'y'} to darts-* only")
+    elif args.estimator is not None and estimators.entry(args.estimator).family == "bpe":
+        estimator_options = {"config": bpe_config_from_args(args)}
+        if args.data_root is not None:
+            estimator_options["data_root"] = args.data_root
+    elif args.estimator is not None and estimators.entry(args.estimator).live and training_flags == ["--data-root"]:
+        estimator_options = {"data_root": args.data_root}  # zero-cost proxies read a batch of images
+    elif training_flags:
+        raise ValueError(
+            f"{', '.join(training_flags)} apply to darts-* and to BPE estimators (--estimator bpe), "
+            f"not to {args.algo} with {args.estimator}"
+        )
+    return SearchSpec(
+        args.algo,
+        args.estimator,
+        args.dataset,
+        budget,
+        options,
+        args.max_steps,
+        args.max_stall,
+        args.queries,
+        estimator_options,
     )
-    return DartsConfig(train=train, data_root=given.get("data_root"), synthetic=given.get("synthetic", 0))
+
+
+def _budget(args: argparse.Namespace) -> float:
+    if args.queries is not None and args.queries < 1:
+        raise ValueError(f"--queries must be at least 1, got {args.queries}")
+    if args.budget is None:
+        if args.queries is None:
+            raise ValueError("give --budget SECONDS, --queries N, or both")
+        return math.inf
+    if not (math.isfinite(args.budget) and args.budget > 0):
+        raise ValueError(f"--budget must be a number of seconds > 0, got {args.budget:g}")
+    return args.budget
+
+
+def _darts_config(args: argparse.Namespace) -> DartsConfig:
+    if args.preset is not None:
+        raise ValueError("--preset names a BPE for estimators; set a DARTS budget with --epochs, --channels, ...")
+    for name in ("cutout", "precision"):
+        if getattr(args, f"bpe_{name}") is not None:
+            raise ValueError(f"--{name} does not apply to DARTS here (fp32, no cutout)")
+    settings = {
+        "epochs": NB201_SEARCH.epochs,
+        "batch_size": NB201_SEARCH.batch_size,
+        "lr": NB201_SEARCH.lr,
+        "resolution": RESOLUTION[args.dataset],
+    }
+    for name in DARTS_TRAIN_FIELDS:
+        if getattr(args, f"bpe_{name}") is not None:
+            settings[name] = getattr(args, f"bpe_{name}")
+    train = TrainConfig(**settings, device=args.device or "auto")
+    return DartsConfig(train=train, data_root=args.data_root, synthetic=args.synthetic or 0)
 
 
 def _print(payload: dict) -> None:
     estimator = f" with {payload['estimator']}" if payload["estimator"] else ""
+    queries = f", at most {payload['max_queries']} queries" if payload["max_queries"] else ""
     print(
-        f"{payload['searcher']}{estimator} on {payload['dataset']}, budget {payload['budget']:g} s, "
+        f"{payload['searcher']}{estimator} on {payload['dataset']}, budget {payload['budget']:g} s{queries}, "
         f"{len(payload['seeds'])} seeds ({payload['resumed']} resumed from {payload['store']})"
     )
     print(f"  {payload['target']:<40} {_fmt(payload['mean'], payload['std'])}  (n={payload['n']})")
