@@ -32,7 +32,7 @@ def write_all(reports: list[SuiteReport], out: Path) -> list[Path]:
     estimator_rows = [r for report in reports for r in report.estimators]
     for dataset in sorted({r.dataset for r in estimator_rows}):
         written.append(_pareto_plot([r for r in estimator_rows if r.dataset == dataset], dataset, out))
-    trajectories = {k: v for report in reports for k, v in report.trajectories.items()}
+    trajectories = {k: v for report in reports for k, v in _budgeted(report).items()}
     if trajectories:
         written.append(_trajectory_plot(trajectories, out))
     return written
@@ -173,7 +173,7 @@ def blocks(reports: list[SuiteReport]) -> list[Block]:
         if report.skipped:
             out += [("h", 3, "Skipped in this run"), ("ul", [f"{s['what']}: {s['reason']}" for s in report.skipped])]
     plots = sorted({f"pareto_{r.dataset}.png" for report in reports for r in report.estimators})
-    if any(report.trajectories for report in reports):
+    if any(_budgeted(report) for report in reports):
         plots.append("search_trajectories.png")
     if plots:
         out.append(("h", 2, "Plots"))
@@ -279,8 +279,13 @@ def _pareto_plot(rows: list[EstimatorRow], dataset: str, out: Path) -> Path:
     return path
 
 
+def _budgeted(report: SuiteReport) -> dict:
+    """Trajectories of searches under a time budget (query-limited ones share no cost axis; the table has them)."""
+    return {key: runs for key, runs in report.trajectories.items() if math.isfinite(key[3])}
+
+
 def _trajectory_plot(trajectories: dict, out: Path) -> Path:
-    """Mean best-so-far ground truth vs search cost, one line per searcher x estimator."""
+    """Mean best-so-far ground truth vs search cost, one line per searcher x estimator x budget."""
     fig, ax = plt.subplots(figsize=(8, 5), dpi=100)
     for (searcher, estimator, dataset, budget), runs in sorted(trajectories.items()):
         grid = [budget * (i + 1) / 100 for i in range(100)]
@@ -289,7 +294,7 @@ def _trajectory_plot(trajectories: dict, out: Path) -> Path:
             values = [_best_at(costs, truths, limit) for costs, truths in runs]
             values = [v for v in values if not math.isnan(v)]
             means.append(sum(values) / len(values) if values else math.nan)
-        ax.plot(grid, means, label=f"{searcher} / {estimator} ({dataset})")
+        ax.plot(grid, means, label=f"{searcher} / {estimator} ({dataset}, {_cost(budget)})")
     ax.set_xlabel("search cost (seconds)")
     ax.set_ylabel("ground truth of the current best arch (mean over seeds)")
     ax.set_title("Search trajectories")

@@ -85,7 +85,8 @@ def build_report(suite: str) -> SuiteReport:
         for entry in (e for e in record["entries"] if e["kind"] == "search"):
             row, curves = _search_row(suite, entry, gt)
             searches.append(row)
-            trajectories[(row.searcher, row.estimator, row.dataset, row.budget_s)] = curves
+            estimator = f"{row.estimator} ({row.options})" if row.options else row.estimator
+            trajectories[(row.searcher, estimator, row.dataset, row.budget_s)] = curves
     sources = [p["source"] for p in record["groundtruth_provenance"]]
     return SuiteReport(suite, record["provenance"], sources, rows, searches, trajectories, record["skipped"])
 
