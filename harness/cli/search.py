@@ -186,9 +186,11 @@ def _darts_config(args: argparse.Namespace) -> DartsConfig:
 
 def _print(payload: dict) -> None:
     estimator = f" with {payload['estimator']}" if payload["estimator"] else ""
-    queries = f", at most {payload['max_queries']} queries" if payload["max_queries"] else ""
+    limits = [f"budget {payload['budget']:g} s"] if math.isfinite(payload["budget"]) else []
+    if payload["max_queries"]:
+        limits.append(f"at most {payload['max_queries']} archs")
     print(
-        f"{payload['searcher']}{estimator} on {payload['dataset']}, budget {payload['budget']:g} s{queries}, "
+        f"{payload['searcher']}{estimator} on {payload['dataset']}, {' and '.join(limits)}, "
         f"{len(payload['seeds'])} seeds ({payload['resumed']} resumed from {payload['store']})"
     )
     print(f"  {payload['target']:<40} {_fmt(payload['mean'], payload['std'])}  (n={payload['n']})")
