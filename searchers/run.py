@@ -25,6 +25,7 @@ import hashlib
 import json
 import math
 import os
+import shutil
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -243,11 +244,7 @@ def _test_target(dataset: str) -> tuple[str, str | None]:
 
 
 def _remove_seed_stores(log: Path) -> None:
-    folder = log.with_suffix(".stores")
-    if folder.is_dir():
-        for file in folder.iterdir():
-            file.unlink()
-        folder.rmdir()
+    shutil.rmtree(log.with_suffix(".stores"), ignore_errors=True)
 
 
 def run_seed(spec: SearchSpec, gt_path: str, log: Path, seed: int) -> dict:

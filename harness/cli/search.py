@@ -111,8 +111,7 @@ def _search(args: argparse.Namespace) -> int:
 
 def _spec(args: argparse.Namespace) -> SearchSpec:
     entry = searchers.entry(args.algo)
-    if args.estimator is not None:
-        estimators.entry(args.estimator)
+    estimator = estimators.entry(args.estimator) if args.estimator is not None else None
     budget = _budget(args)
     options: dict = {}
     for name, owners in SEARCHER_OPTIONS.items():
@@ -129,11 +128,11 @@ def _spec(args: argparse.Namespace) -> SearchSpec:
         options["config"] = _darts_config(args)
     elif darts_flags:
         raise ValueError(f"{', '.join(darts_flags)} appl{'ies' if len(darts_flags) == 1 else 'y'} to darts-* only")
-    elif args.estimator is not None and estimators.entry(args.estimator).family == "bpe":
+    elif estimator is not None and estimator.family == "bpe":
         estimator_options = {"config": bpe_config_from_args(args)}
         if args.data_root is not None:
             estimator_options["data_root"] = args.data_root
-    elif args.estimator is not None and estimators.entry(args.estimator).live and training_flags == ["--data-root"]:
+    elif estimator is not None and estimator.live and training_flags == ["--data-root"]:
         estimator_options = {"data_root": args.data_root}  # zero-cost proxies read a batch of images
     elif training_flags:
         raise ValueError(
