@@ -201,19 +201,23 @@ def run(
             disable=not progress,
             desc=f"{spec.searcher} {spec.estimator or ''}".strip(),
         )
-        failures = []
+        failures: dict[str, list[int]] = {}  # seeds that raised, by error: seeds of one setting fail alike
         with bar:
             task = functools.partial(run_seed, spec, str(gt.path), path)
             for outcome in executor.run(task, todo, desc="seeds"):
                 if not outcome.ok:
-                    failures.append(f"seed {todo[outcome.index]}: {outcome.error}")
+                    failures.setdefault(outcome.error, []).append(todo[outcome.index])
                     continue
                 log.append(outcome.value)
                 done[outcome.value["seed"]] = outcome.value
                 bar.update()
     if failures:
-        stored = "the others are stored; rerun to retry"
-        raise ValueError(f"{len(failures)} seed(s) failed ({stored}): " + "; ".join(failures))
+        failed = sum(len(seeds) for seeds in failures.values())
+        causes = "; ".join(
+            f"seed{'s' * (len(seeds) > 1)} {', '.join(map(str, sorted(seeds)))}: {error}"
+            for error, seeds in failures.items()
+        )
+        raise ValueError(f"{failed} seed(s) failed (the others are stored; rerun to retry): {causes}")
     records = tuple(done[s] for s in seeds)
     archs = np.array([r["arch"] for r in records], dtype=np.int64)
     split = default_split(spec.dataset)

@@ -256,7 +256,7 @@ def test_run_stores_seeds_and_resumes(gt, tmp_path, monkeypatch) -> None:
 def test_seeds_that_fail_are_reported_together_and_not_stored(gt, tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("BPEBENCH_CACHE_DIR", str(tmp_path))
     spec = SearchSpec("darts-v1", None, "cifar10-valid", 1e-9, {"config": TINY_DARTS})
-    with pytest.raises(ValueError, match=r"2 seed\(s\) failed .*seed 0: ValueError: budget .* too small"):
+    with pytest.raises(ValueError, match=r"2 seed\(s\) failed .*: seeds 0, 1: ValueError: budget .* too small"):
         run(spec, gt, [0, 1], progress=False)
     assert spec.store_path(gt).read_text() == ""
 
