@@ -1,4 +1,9 @@
-"""The estimator protocol: score archs on a dataset with a seed, report the cost of doing so."""
+"""The estimator protocol: score archs on a dataset with a seed, report the cost of doing so in named units.
+
+Every cost has a unit. `costs` are seconds on the device `device` names: `NB201_GPU` for NB201's recorded times
+(GTX 1080 Ti), the machine a live run measured on otherwise; seconds of two devices are never divided. Multiply-adds
+(`train_macs`, `eval_macs`) are device-independent: the unit every speed-up is computed in.
+"""
 
 from __future__ import annotations
 
@@ -7,22 +12,61 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+NB201_GPU = "nb201-gpu"
+"""Device of NB201's recorded times (a GTX 1080 Ti)."""
+NO_DEVICE = "none"
+"""Device of a free estimator (no seconds spent anywhere)."""
+
+
+@dataclass(frozen=True)
+class Reads:
+    """Ground truth an estimation read, per arch: the seed of `split`/`metric` at `hp` epochs (-1: no value).
+
+    The evaluation scores such an estimation against the target's other seeds, never against a value it read.
+    """
+
+    split: str
+    metric: str
+    hp: int
+    seeds: np.ndarray
+
 
 @dataclass(frozen=True)
 class Estimation:
-    """Scores (higher = better, NaN = failed) and cost in seconds, one per arch asked for."""
+    """Scores (higher = better, NaN = failed) and the cost of each, one per arch asked for.
+
+    `costs`: seconds (training plus evaluation) on `device`; `train_macs` / `eval_macs`: multiply-adds spent training
+    (forward + backward) and evaluating (forward), per arch.
+    """
 
     archs: np.ndarray
     scores: np.ndarray
     costs: np.ndarray
+    device: str
+    train_macs: np.ndarray
+    eval_macs: np.ndarray
     metadata: dict = field(default_factory=dict)
+    reads: Reads | None = None
 
     def __post_init__(self) -> None:
-        if not (len(self.archs) == len(self.scores) == len(self.costs)):
-            raise ValueError(
-                f"archs, scores and costs must have equal length, got {len(self.archs)}, {len(self.scores)}, "
-                f"{len(self.costs)}"
-            )
+        lengths = [len(getattr(self, name)) for name in ("archs", "scores", "costs", "train_macs", "eval_macs")]
+        if len(set(lengths)) != 1:
+            raise ValueError(f"archs, scores, costs, train_macs and eval_macs must have equal length, got {lengths}")
+        if not isinstance(self.device, str) or not self.device:
+            raise ValueError(f"Estimation.device = {self.device!r} is invalid: name the device the seconds are on")
+        if self.reads is not None and len(self.reads.seeds) != lengths[0]:
+            raise ValueError(f"reads.seeds has {len(self.reads.seeds)} entries for {lengths[0]} archs")
+
+    @property
+    def macs(self) -> np.ndarray:
+        """Training plus evaluation multiply-adds per arch."""
+        return np.asarray(self.train_macs, dtype=np.float64) + np.asarray(self.eval_macs, dtype=np.float64)
+
+
+def free(archs: np.ndarray, scores: np.ndarray, metadata: dict | None = None) -> Estimation:
+    """An estimation that cost nothing (table reads of model size and the like)."""
+    zeros = np.zeros(len(archs))
+    return Estimation(archs, scores, zeros, NO_DEVICE, zeros, zeros, metadata or {})
 
 
 @runtime_checkable

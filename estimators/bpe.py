@@ -1,11 +1,13 @@
 """Budgeted performance estimation (BPE): score each arch by really training it under a cheap setting.
 
 A BPE (Zheng et al., CVPR 2020, "Rethinking Performance Estimation in Neural Architecture Search") is a training
-setting: epochs, batch size, learning rate, network width and depth, image size, data fraction, cutout and
-precision. `BPEConfig` holds one, NB201's full protocol by default; `PRESETS` name the paper's BPEs mapped onto NB201
-and a few CPU-sized ones. The estimator `bpe` trains every arch under the config (one work unit per arch, run by
-`harness.executor`), stores each result as it arrives (`harness.store`, so a rerun resumes) and scores by the final
-accuracy on the eval split.
+setting: epochs, batch size, learning rate and its schedule, network width and depth, image size, data fraction,
+cutout, precision and the eval images scored. `BPEConfig` holds one, NB201's full protocol by default; `PRESETS` name
+the paper's BPEs mapped onto NB201 and a few CPU-sized ones. The estimator `bpe` trains every arch under the config
+(one work unit per arch, run by `harness.executor`), stores each result as it arrives (`harness.store`, so a rerun
+resumes) and scores by the final accuracy on the eval split, evaluated once after the last epoch (`curve=True` also
+evaluates after every epoch, at its own cost). Costs are the measured seconds (training plus evaluation) on the
+device each unit ran on (`harness.train.device_label`), with training and evaluation multiply-adds counted apart.
 """
 
 from __future__ import annotations
@@ -26,8 +28,9 @@ from harness.data import DatasetSplits, load, synthetic
 from harness.dataset_info import NUM_CLASSES
 from harness.executor import Executor
 from harness.groundtruth import GroundTruth
+from harness.runs import stored_estimation
 from harness.store import Result, Store
-from harness.train import PRECISIONS, TrainConfig, train
+from harness.train import PRECISIONS, TrainConfig, device_label, train
 
 EVAL_SPLITS = ("x-valid", "x-test", "ori-test")
 SPLITS_OF = {
@@ -49,6 +52,8 @@ class BPEConfig:
     batch_size: int = 256
     lr: float = 0.1
     """Initial learning rate (cosine-annealed to 0; SGD, Nesterov momentum 0.9, weight decay 5e-4)."""
+    lr_schedule: str = "epoch"
+    """One of `harness.train.LR_SCHEDULES`: the cosine steps once per epoch (NB201) or every iteration ('step')."""
     channels: int = 16
     """Base width C (stages at C, 2C, 4C)."""
     cells: int = 5
@@ -59,6 +64,8 @@ class BPEConfig:
     """Share of the train split, class-balanced, drawn with the run's seed."""
     cutout: int = 0
     """Cutout square side in px (0 = off)."""
+    eval_images: int = 0
+    """Eval-split images scored (0 = all): a class-balanced subset, fixed seed: the same for every arch and run seed."""
     precision: str = "fp32"
     """One of `harness.train.PRECISIONS`: fp32, bf16 (autocast), fp16 (autocast, CUDA only)."""
 
@@ -86,11 +93,14 @@ class BPEConfig:
         return TrainConfig(**self.to_dict(), seed=seed, device=device)
 
     def describe(self) -> str:
-        """Compact one-line form, e.g. 'e10 b128 lr0.03 C8 N2 16px f1 co0 fp32'."""
-        return (
+        """Compact one-line form, e.g. 'e10 b128 lr0.03 C8 N2 16px f1 co0 fp32' (plus 'lr-step', 'ev5000' if set)."""
+        text = (
             f"e{self.epochs} b{self.batch_size} lr{self.lr:g} C{self.channels} N{self.cells} {self.resolution}px "
             f"f{self.fraction:g} co{self.cutout} {self.precision}"
         )
+        if self.lr_schedule != "epoch":
+            text += f" lr-{self.lr_schedule}"
+        return text + (f" ev{self.eval_images}" if self.eval_images else "")
 
     @classmethod
     def from_preset(cls, name: str, **overrides: object) -> BPEConfig:
@@ -107,7 +117,7 @@ PRESETS: dict[str, BPEConfig] = {
     "nb201": BPEConfig(),
     "nb201-hp12": BPEConfig(epochs=12),
     "bpe1": BPEConfig(epochs=10, batch_size=128, lr=0.03, channels=8, cells=2, resolution=16),
-    "bpe2": BPEConfig(epochs=20, batch_size=128, lr=0.03, channels=16, cells=2, resolution=32),
+    "bpe2": BPEConfig(epochs=30, batch_size=128, lr=0.03, channels=16, cells=5, resolution=16),
     "cpu-tiny": BPEConfig(epochs=1, batch_size=128, lr=0.1, channels=4, cells=1, resolution=8, fraction=0.1),
     "cpu-small": BPEConfig(epochs=2, batch_size=128, lr=0.1, channels=8, cells=1, resolution=16, fraction=0.1),
     "cpu-medium": BPEConfig(epochs=3, batch_size=128, lr=0.1, channels=8, cells=1, resolution=16, fraction=0.2),
@@ -117,22 +127,21 @@ PRESETS: dict[str, BPEConfig] = {
 
 - `nb201`: the full NB201 protocol (200 epochs); `nb201-hp12`: NB201's separate 12-epoch schedule (its recorded
   12-epoch accuracies are in the reference data, so live runs can be checked against them).
-- `bpe1`: the paper's BPE1 (10 epochs, batch 128, lr 0.03, 6 layers, 8 channels, 16 px, fp32, no cutout). Epochs,
-  batch, lr, channels (the stem width C, doubled per stage in both spaces), image size, precision and cutout carry
-  over as they are. "Layers" is a DARTS-space count: DARTS stacks L cells in three resolution stages, two of them
-  reduction cells. NB201 also has three stages, but its reductions are fixed residual blocks and N counts the
-  searched cells per stage, so L layers map to N = L / 3 cells per stage: 6 layers -> N = 2 (6 searched cells; a
-  depth-ratio mapping, 5 x 6/20 = 1.5 against DARTS' 20-layer evaluation network, rounds to 2 as well).
-- `bpe2`: NOT the paper's exact values: we could not confirm BPE2's settings from the paper text available to us.
-  It is derived as the next budget step of the same family: BPE1 with NB201's own width and image size restored
-  (C=16, 32 px) and the epochs doubled to 20, keeping BPE1's batch, lr and depth. Treat it as "BPE1, larger".
-- `cpu-tiny`, `cpu-small`, `cpu-medium`: sized for a 2-core CPU (one process, one torch thread). Measured on
-  cifar10-valid (training plus one evaluation of the 25k x-valid images) on 2 busy shared cores: 6.3, 18.9 and
-  32.0 s per arch, i.e. 100 archs in 10, 32 and 53 minutes (results/bpe_cpu_experiment.md); about half that on
-  idle cores.
+- `bpe1`, `bpe2`: the paper's BPE1 and BPE2 as its official repository releases them (param_setting.py): BPE1 = 10
+  epochs, batch 128, lr 0.03, 6 layers, 8 channels, 16 px; BPE2 = 30 epochs, batch 128, lr 0.03, 16 layers,
+  16 channels, 16 px; both fp32 without cutout. Epochs, batch, lr, channels (the stem width C, doubled per stage in
+  both spaces), image size, precision and cutout carry over as they are. "Layers" is a DARTS-space count: DARTS
+  stacks L cells in three resolution stages, two of them reduction cells. NB201 also has three stages, but its
+  reductions are fixed residual blocks and N counts the searched cells per stage, so L layers map to N = L / 3 cells
+  per stage, rounded to the nearest: 6 layers -> N = 2 (6 searched cells); 16 layers -> 16 / 3 = 5.33 -> N = 5
+  (15 searched cells: NB201's own depth).
+- `cpu-tiny`, `cpu-small`, `cpu-medium`: sized for a 2-core CPU (one process, one torch thread); their budgets grow
+  in that order (results/bpe_cpu_experiment.md has the seconds per arch measured on cifar10-valid; those runs used
+  the earlier per-iteration lr schedule and evaluated the 25k x-valid images after every epoch, so they overstate
+  the cost of today's default of one final evaluation).
 - `cpu-mip-rs`: the best BPE of the CPU-sized MIP run (its random-search arm, results/mip_cpu.md): Kendall tau
-  0.364 [0.197, 0.520] on 50 unique archs at 10.7 s per arch, the best tau per CPU second measured here; the BPE
-  the searchers' headline comparison uses (results/search_experiment.md).
+  0.364 [0.197, 0.520] on 50 unique archs, the best tau per CPU second measured there (with the earlier
+  per-iteration lr schedule); the BPE the searchers' headline comparison uses (results/search_experiment.md).
 """
 
 
@@ -147,13 +156,13 @@ class WorkUnit:
     seed: int
     eval_split: str = "x-valid"
     data_root: str | None = None
-    curve: bool = True
+    curve: bool = False
     """Evaluate after every epoch (the curve) rather than only after the last."""
     device: str = "auto"
 
 
 def run_unit(unit: WorkUnit) -> Result:
-    """Train `unit.arch_str` and return its stored form; cost = measured training plus evaluation seconds."""
+    """Train `unit.arch_str` and return its stored form: seconds and multiply-adds, training and evaluation apart."""
     splits = load_splits(unit.dataset, unit.data_root)
     outcome = train(
         unit.arch_str,
@@ -171,6 +180,9 @@ def run_unit(unit: WorkUnit) -> Result:
         macs=outcome.macs,
         failed=outcome.failed,
         reason=outcome.reason,
+        eval_seconds=outcome.eval_seconds,
+        eval_macs=outcome.eval_macs,
+        device=device_label(unit.device),
     )
 
 
@@ -180,6 +192,17 @@ def load_splits(dataset: str, data_root: str | None) -> DatasetSplits:
     if data_root == SYNTHETIC_ROOT:
         return synthetic(num_classes=NUM_CLASSES[dataset])
     return load(dataset, data_root, progress=False)
+
+
+def estimator_config(bpe: BPEConfig, eval_split: str = "x-valid", data_root: str | None = None) -> dict:
+    """What changes a BPE's scores: the config, the eval split and synthetic data (not where or how fast it runs)."""
+    synthetic_data = {"data": "synthetic"} if data_root == SYNTHETIC_ROOT else {}
+    return bpe.to_dict() | {"eval_split": eval_split} | synthetic_data
+
+
+def store_key(bpe: BPEConfig, eval_split: str = "x-valid", data_root: str | None = None, name: str = "bpe") -> str:
+    """The results store's config key of estimator `name` running `bpe` scored on `eval_split` with `data_root`."""
+    return results_store.config_key({"estimator": name, "config": estimator_config(bpe, eval_split, data_root)})
 
 
 @dataclass(frozen=True)
@@ -193,7 +216,8 @@ class BPEEstimator:
     scheduler: str | None = None
     workers: int | None = None
     eval_split: str = "x-valid"
-    curve: bool = True
+    curve: bool = False
+    """Also evaluate after every epoch (stores the curve; its evaluation cost is counted in eval seconds and MACs)."""
     progress: bool = True
     threads: int | None = None
     name: str = "bpe"
@@ -210,19 +234,19 @@ class BPEEstimator:
     @property
     def config(self) -> dict:
         """What changes the scores: the BPE, the eval split and synthetic data (not where or how fast it runs)."""
-        synthetic = {"data": "synthetic"} if self.data_root == SYNTHETIC_ROOT else {}
-        return self.bpe.to_dict() | {"eval_split": self.eval_split} | synthetic
+        return estimator_config(self.bpe, self.eval_split, self.data_root)
 
     @property
     def key(self) -> str:
         """The store's config key: hash of {"estimator": "bpe", "config": config}."""
-        return results_store.config_key(self.record)
+        return store_key(self.bpe, self.eval_split, self.data_root, self.name)
 
     @property
     def record(self) -> dict:
         return {"estimator": self.name, "config": self.config}
 
     def estimate(self, archs: np.ndarray, dataset: str, seed: int = 0) -> Estimation:
+        """Scores and costs of `archs`, training only those the store lacks."""
         if dataset not in SPLITS_OF:
             raise ValueError(f"unknown dataset {dataset!r}; allowed: {', '.join(SPLITS_OF)}")
         if self.eval_split not in SPLITS_OF[dataset]:
@@ -247,24 +271,25 @@ class BPEEstimator:
                 else:  # not stored: a rerun tries again
                     errors.append({"arch": units[outcome.index].arch, "reason": outcome.error})
             stored = {a: store.get(self.key, dataset, a, seed) for a in dict.fromkeys(archs.tolist())}
-            store_path = str(store.path)
-        results = [stored[a] for a in archs.tolist()]
-        scores = np.array([r.score if r is not None else np.nan for r in results])
-        costs = np.array([r.wall_seconds if r is not None else np.nan for r in results])
-        failed_runs = [{"arch": a, "reason": r.reason} for a, r in stored.items() if r is not None and r.failed]
-        metadata = {
-            "bpe": self.bpe.to_dict(),
-            "bpe_hash": self.bpe.config_hash(),
-            "eval_split": self.eval_split,
-            "store": store_path,
-            "store_key": self.key,
-            "computed": len(todo) - len(errors),
-            "reused": len(stored) - len(todo),
-            "executor": executor.describe(),
-            "total_macs": float(sum(r.macs for r in stored.values() if r is not None)),
-            "failures": errors + failed_runs,
-        }
-        return Estimation(archs, scores, costs, metadata)
+            present = [r for r in stored.values() if r is not None]
+            failed_runs = [{"arch": a, "reason": r.reason} for a, r in stored.items() if r is not None and r.failed]
+            metadata = {
+                "bpe": self.bpe.to_dict(),
+                "bpe_hash": self.bpe.config_hash(),
+                "eval_split": self.eval_split,
+                "store": str(store.path),
+                "store_key": self.key,
+                "computed": len(todo) - len(errors),
+                "reused": len(stored) - len(todo),
+                "executor": executor.describe(),
+                "total_macs": float(sum(r.macs + r.eval_macs for r in present)),
+                "total_eval_macs": float(sum(r.eval_macs for r in present)),
+                "total_eval_seconds": float(sum(r.eval_seconds for r in present)),
+                "curve": self.curve,
+                "failures": errors + failed_runs,
+            }
+            # seconds on the device each unit recorded (device_label where it ran, a Dask worker included)
+            return stored_estimation(store, self.key, dataset, archs, seed, metadata)
 
 
 def _default_workers(workers: int | None) -> int | None:
@@ -286,7 +311,7 @@ def bpe(
     scheduler: str | None = None,
     workers: int | None = None,
     eval_split: str = "x-valid",
-    curve: bool = True,
+    curve: bool = False,
     progress: bool = True,
     threads: int | None = None,
 ) -> BPEEstimator:

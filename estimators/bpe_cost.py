@@ -4,7 +4,8 @@ Work features of one arch under a config (F = NB201 multiply-adds of one forward
 and resolution, averaged over a few reference archs; n = train images kept by `fraction`):
 - training multiply-adds  F x n x epochs x 3 (forward plus a backward of about two forwards),
 - optimizer steps         epochs x ceil(n / batch_size) (per-step overhead: what makes small batches slow),
-- evaluation multiply-adds F x eval images x evaluations (one per epoch when the curve is recorded, else one).
+- evaluation multiply-adds F x eval images x evaluations (one after the last epoch, as a BPE runs by default; one
+  per epoch with `evaluate_every_epoch`); eval images = the config's `eval_images` when set, else the whole split.
 
 Predicted cost = archs x (features . rates). Before any measurement the rates are priors for one CPU core; `fit`
 replaces them with a non-negative least-squares fit of the measured costs (relative error, so cheap and expensive
@@ -45,8 +46,10 @@ class CostModel:
     num_classes: int
     train_images: int
     eval_images: int
+    """Images of the eval split; a config's `eval_images` (when > 0) scores that many of them instead."""
     n_archs: int
-    evaluate_every_epoch: bool = True
+    evaluate_every_epoch: bool = False
+    """Evaluate after every epoch (a BPE with `curve=True`); by default only after the last, as `bpe` runs."""
     rates: tuple[float, ...] = PRIOR_RATES
     fitted_on: int = 0
     """Measurements behind `rates` (0 = priors)."""
@@ -77,11 +80,12 @@ class CostModel:
         forward = self.macs_per_image(config)
         images = max(1, round(config["fraction"] * self.train_images))
         evaluations = config["epochs"] if self.evaluate_every_epoch else 1
+        eval_images = config.get("eval_images") or self.eval_images
         return np.array(
             [
                 forward * images * config["epochs"] * PASSES_PER_IMAGE,
                 config["epochs"] * math.ceil(images / config["batch_size"]),
-                forward * self.eval_images * evaluations,
+                forward * eval_images * evaluations,
             ]
         )
 

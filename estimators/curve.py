@@ -8,6 +8,21 @@ Baker et al. used nu-SVR; with 50 fit curves on NB201, gradient boosting ranks b
 as long as it is fit on curves of the same training setting as those it predicts from (the first k epochs of a
 200-epoch schedule are not a 10-epoch schedule). The registered `curve-k<k>` estimators use stored 200-epoch curves:
 the ground truth's where it has them, else the reference CSV of 200 archs (cifar10-valid only).
+
+One curve is one training run's, and each is paid for. The ground truth stores per-seed curves: an arch's curve is
+one seed's (drawn reproducibly from the estimate's seed among the seeds with a complete curve; `choose_seeds`), one
+run paid, and the estimation says which seed it read (`Reads`), so the evaluation can hold that seed out. Where only
+seed-mean curves exist (the reference CSV, or a ground truth's seed -1), a curve averages `mean_runs` runs (NB201's
+3 seeds by default) and all of them are paid. Cost per estimated arch, in NB201's units (device `NB201_GPU`):
+- seconds: k/200 of NB201's recorded 200-epoch training seconds per run paid, plus an equal share of the full
+  trainings of the fit set (each fit curve's runs paid in full); recorded evaluation seconds are not included;
+- training multiply-adds: forward multiply-adds of the arch at NB201 size (C=16, N=5, the dataset's resolution) x
+  NB201's train images (cifar10-valid 25,000; cifar10 and cifar100 50,000; ImageNet16-120 151,700) x k epochs x 3
+  (forward + backward) x runs paid, plus the fit set's share (200 epochs per fit run);
+- evaluation multiply-adds: the evaluations the curve points read needed: NB201 scored its selection split after
+  every epoch (x-valid: cifar10-valid 25,000, cifar100 5,000, ImageNet16-120 3,000 images; cifar10's ori-test
+  10,000), so forward multiply-adds x those images x k x runs paid, plus the fit set's share (200 epochs per run);
+  NB201's per-epoch evaluations of its other splits are not counted, as the estimator reads none of them.
 """
 
 from __future__ import annotations
@@ -27,17 +42,20 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import NuSVR
 
-from estimators.base import Estimation
+from estimators.base import NB201_GPU, Estimation, Reads
 from estimators.registry import register
 from harness import network, paths, space
-from harness.dataset_info import NUM_CLASSES, RESOLUTION, default_split
-from harness.groundtruth import GroundTruth
+from harness.dataset_info import NUM_CLASSES, RESOLUTION, SELECTION_IMAGES, TRAIN_IMAGES, default_split
+from harness.groundtruth import GroundTruth, schema
+from harness.train import PASSES_PER_IMAGE
 
 MODELS: tuple[str, ...] = ("svr", "random_forest", "gradient_boosting")
 CURVES_CSV = "nb201/cifar10-valid-curves-200archs.csv"
 """Reference file of 200 seed-mean 200-epoch cifar10-valid x-valid curves, under the shared data folder."""
 CSV_DATASET = "cifar10-valid"
 HP = 200
+MEAN_RUNS = 3
+"""Runs behind a seed-mean curve by default: NB201 trained every arch with three seeds."""
 _SVR_GRID = {"regressor__nusvr__C": [0.1, 1.0, 10.0, 100.0], "regressor__nusvr__gamma": ["scale", 0.01, 0.001]}
 _MIN_FOR_CV = 10
 
@@ -130,12 +148,17 @@ class CurveExtrapolator:
 
 @dataclass(frozen=True, eq=False)
 class StoredCurves:
-    """Seed-mean per-epoch accuracy of the archs that have a stored 200-epoch curve."""
+    """Per-epoch accuracy of the archs that have a stored 200-epoch curve: one run's, or a seed mean of several."""
 
     archs: np.ndarray
     curves: np.ndarray
     """(archs, epochs) accuracy in % after each epoch; at least the epochs asked for."""
     finals: np.ndarray
+    """Final accuracy of the same run (or seed mean) as the curve."""
+    seeds: np.ndarray
+    """Seed of each curve; -1 (`schema.MEAN_SEED`) for a seed mean."""
+    runs: np.ndarray
+    """Training runs behind each curve (1 for a seed's, `mean_runs` for a seed mean): the runs paid to read it."""
     source: str
 
     def rows(self, archs: np.ndarray) -> np.ndarray:
@@ -144,21 +167,47 @@ class StoredCurves:
         return np.array([where.get(int(a), -1) for a in archs], dtype=np.int64)
 
 
-def stored_curves(
-    gt: GroundTruth, dataset: str, epochs: int, csv_path: str | os.PathLike[str] | None = None
-) -> StoredCurves:
-    """First `epochs` epochs and final value of the stored hp-200 curves on the dataset's selection split.
+def choose_seeds(available: np.ndarray, seed: int) -> np.ndarray:
+    """Per row (arch), the column of one of its available seeds, drawn reproducibly from `seed`; -1 where none is.
 
-    The ground truth's curves where it has them; for cifar10-valid, the reference CSV fills the other archs.
+    Row i's draw depends only on `seed`, i and row i itself, so an arch reads the same seed whatever else is asked.
+    """
+    available = np.asarray(available, dtype=bool).reshape(len(available), -1)
+    counts = available.sum(axis=1)
+    draw = np.floor(np.random.default_rng(seed).random(len(available)) * counts).astype(np.int64)
+    chosen = available & (np.cumsum(available, axis=1) - 1 == draw[:, None])
+    return np.where(counts > 0, chosen.argmax(axis=1), -1)
+
+
+def stored_curves(
+    gt: GroundTruth,
+    dataset: str,
+    epochs: int,
+    csv_path: str | os.PathLike[str] | None = None,
+    seed: int = 0,
+    mean_runs: int = MEAN_RUNS,
+) -> StoredCurves:
+    """First `epochs` epochs and final value of one stored hp-200 curve per arch on the dataset's selection split.
+
+    The ground truth's curves where it has them (one seed's, `choose_seeds(..., seed)`; a seed mean only where no
+    seed has a complete curve); for cifar10-valid, the reference CSV's seed means fill the other archs.
     """
     split = default_split(dataset)
-    archs, curves, finals, sources = [], [], [], []
+    archs, curves, finals, seeds, runs, sources = [], [], [], [], [], []
     try:
-        head = np.stack([gt.metric(dataset, split, "acc", hp=HP, epoch=e) for e in range(epochs)], axis=1)
-        final = gt.metric(dataset, split, "acc", hp=HP)
-        have = np.flatnonzero(np.all(np.isfinite(head), axis=1) & np.isfinite(final))
-        archs, curves, finals = list(have), list(head[have]), list(final[have])
-        sources.append(f"ground truth {gt.path} ({len(have)} archs)")
+        head = np.stack([gt.metric(dataset, split, "acc", hp=HP, epoch=e, seeds="all") for e in range(epochs)], axis=2)
+        final = gt.metric(dataset, split, "acc", hp=HP, seeds="all")
+        stored = np.asarray(gt.seeds(dataset, split, "acc", hp=HP))
+        complete = np.all(np.isfinite(head), axis=2) & np.isfinite(final)
+        column = choose_seeds(complete & (stored != schema.MEAN_SEED), seed)
+        if schema.MEAN_SEED in stored:
+            mean = int(np.flatnonzero(stored == schema.MEAN_SEED)[0])
+            column = np.where((column < 0) & complete[:, mean], mean, column)
+        have = np.flatnonzero(column >= 0)
+        read = stored[column[have]]
+        archs, curves, finals = list(have), list(head[have, column[have]]), list(final[have, column[have]])
+        seeds, runs = list(read), list(np.where(read == schema.MEAN_SEED, mean_runs, 1))
+        sources.append(f"ground truth {gt.path.name} ({len(have)} archs, one seed each where it has seeds)")
     except ValueError:
         pass
     if dataset == CSV_DATASET:
@@ -169,14 +218,23 @@ def stored_curves(
             archs += [a for a, _ in extra]
             curves += [c[:epochs] for _, c in extra]
             finals += [c[-1] for _, c in extra]
-            sources.append(f"{path} ({len(extra)} archs)")
+            seeds += [schema.MEAN_SEED] * len(extra)
+            runs += [mean_runs] * len(extra)
+            sources.append(f"{path.name} ({len(extra)} archs, seed means of {mean_runs} runs)")
     if not archs:
         raise ValueError(
             f"no stored {HP}-epoch {split} curves for {dataset}: build the ground truth from a source with per-epoch "
             f"curves (`bpebench data build --source nb201-pth` or `nats`) or, for {CSV_DATASET}, provide {CURVES_CSV} "
             f"under {paths.shared_data_dir()} (${paths.SHARED_DATA_ENV})"
         )
-    return StoredCurves(np.asarray(archs, dtype=np.int64), np.asarray(curves), np.asarray(finals), "; ".join(sources))
+    return StoredCurves(
+        np.asarray(archs, dtype=np.int64),
+        np.asarray(curves),
+        np.asarray(finals),
+        np.asarray(seeds, dtype=np.int64),
+        np.asarray(runs, dtype=np.int64),
+        "; ".join(sources),
+    )
 
 
 def _read_csv(path: Path, gt: GroundTruth) -> list[tuple[int, np.ndarray]]:
@@ -200,6 +258,8 @@ class CurveSettings:
     n_train: int = 50
     curves_csv: str | None = None
     """Curves CSV (default: the shared reference file), used for cifar10-valid archs without ground-truth curves."""
+    mean_runs: int = MEAN_RUNS
+    """Runs averaged in a seed-mean curve (the CSV's; NB201's 3 seeds), all paid when one is read."""
 
     def __post_init__(self) -> None:
         _check_k(self.k)
@@ -207,14 +267,17 @@ class CurveSettings:
             raise ValueError(f"model must be one of {', '.join(MODELS)}, got {self.model!r}")
         if isinstance(self.n_train, bool) or not isinstance(self.n_train, int) or self.n_train < 2:
             raise ValueError(f"n_train must be an int >= 2, got {self.n_train!r}")
+        if isinstance(self.mean_runs, bool) or not isinstance(self.mean_runs, int) or self.mean_runs < 1:
+            raise ValueError(f"mean_runs must be an int >= 1, got {self.mean_runs!r}")
 
 
 @dataclass(frozen=True)
 class CurveEstimator:
     """Predicts final accuracy from the first k epochs of stored curves; fit on n_train other archs' full curves.
 
-    Cost per arch: k/200 of its recorded 200-epoch training time, plus the full trainings of the fit set shared over
-    the archs estimated. Archs without a stored curve get a NaN score and cost 0; if none has one, a ValueError.
+    Cost per arch (module docstring): k/200 of a recorded 200-epoch training per run paid, plus the full trainings of
+    the fit set shared over the archs estimated. Archs without a stored curve get a NaN score and cost 0; if none has
+    one, a ValueError.
     """
 
     gt: GroundTruth
@@ -228,7 +291,7 @@ class CurveEstimator:
     def estimate(self, archs: np.ndarray, dataset: str, seed: int = 0) -> Estimation:
         s = self.settings
         archs = np.asarray(archs)
-        table = stored_curves(self.gt, dataset, s.k, s.curves_csv)
+        table = stored_curves(self.gt, dataset, s.k, s.curves_csv, seed, s.mean_runs)
         rows = table.rows(archs)
         have = rows >= 0
         if not have.any():
@@ -246,18 +309,45 @@ class CurveEstimator:
         model = CurveExtrapolator(s.k, s.model, seed).fit(
             features[fit_rows], table.curves[fit_rows], table.finals[fit_rows]
         )
-        scores, costs = np.full(len(archs), np.nan), np.zeros(len(archs))
+        scores = np.full(len(archs), np.nan)
         scores[have] = model.predict(features[rows[have]], table.curves[rows[have]])
-        fit_cost = float(np.nansum(self.gt.train_seconds(dataset, hp=HP)[table.archs[fit_rows]]))
-        partial = self.gt.train_seconds(dataset, hp=HP, epochs=s.k)
-        costs[have] = partial[archs[have]] + fit_cost / have.sum()
+        read = rows[have]
+        run_seconds = self.gt.train_seconds(dataset, hp=HP)
+        forward = self._forward_macs(table.archs, dataset)
+        per_epoch = {
+            "seconds": run_seconds[table.archs] / HP,
+            "train_macs": forward * TRAIN_IMAGES[dataset] * PASSES_PER_IMAGE,
+            "eval_macs": forward * SELECTION_IMAGES[dataset],
+        }
+        costs = {}
+        for unit, values in per_epoch.items():
+            fit_share = float(np.nansum(values[fit_rows] * HP * table.runs[fit_rows])) / have.sum()
+            costs[unit] = np.zeros(len(archs))
+            costs[unit][have] = values[read] * s.k * table.runs[read] + fit_share
         metadata = {
             "source": table.source,
             "fit_archs": table.archs[fit_rows].tolist(),
-            "fit_cost_seconds": fit_cost,
+            "fit_cost_seconds": float(np.nansum(run_seconds[table.archs[fit_rows]] * table.runs[fit_rows])),
             "n_without_curve": int((~have).sum()),
+            "mean_runs": s.mean_runs,
+            "n_seed_mean_curves": int((table.seeds[read] == schema.MEAN_SEED).sum()),
         }
-        return Estimation(archs, scores, costs, metadata)
+        seeds = np.full(len(archs), -1, dtype=np.int64)
+        seeds[have] = table.seeds[read]
+        reads = Reads(default_split(dataset), "acc", HP, seeds)
+        return Estimation(
+            archs, scores, costs["seconds"], NB201_GPU, costs["train_macs"], costs["eval_macs"], metadata, reads
+        )
+
+    def _forward_macs(self, archs: np.ndarray, dataset: str) -> np.ndarray:
+        """Multiply-adds of one forward pass of each arch at NB201 size (C=16, N=5) on `dataset`."""
+        strings = self.gt.arch_strings
+        return np.array(
+            [
+                network.flops(strings[int(a)], num_classes=NUM_CLASSES[dataset], resolution=RESOLUTION[dataset]) * 1e6
+                for a in archs
+            ]
+        )
 
 
 def _settings(k: int, options: dict) -> CurveSettings:

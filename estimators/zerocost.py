@@ -23,6 +23,11 @@ The batch proxies asked for together share one network instance and one forward 
 separate passes: same batch, same weights, same batch statistics); synflow builds its own copy from the same seed.
 Networks whose output does not depend on the input get synflow, snip, grasp and grad_norm 0, jacob_cov NaN
 (correlations undefined) and naswot -inf.
+
+Cost of an estimate: the measured seconds per arch (network build and passes) on this machine's CPU, no training
+multiply-adds, and as evaluation multiply-adds the proxy's passes over its batch: NB201 forward multiply-adds of the
+network at the proxy's size (`channels`, `cells`, the dataset's classes and resolution) x images x `PASSES`
+forward-equivalents, a backward counting as 2 forwards (`proxy_macs`). synflow's batch is its one all-ones image.
 """
 
 from __future__ import annotations
@@ -46,11 +51,24 @@ from harness.executor import Executor
 from harness.groundtruth import GroundTruth
 from harness.runs import run_stored
 from harness.store import Store
+from harness.train import device_label
 
 PROXIES: tuple[str, ...] = ("synflow", "snip", "grasp", "fisher", "jacob_cov", "grad_norm", "naswot")
 DATA_FREE = frozenset({"synflow"})
 _LOSS_PROXIES = frozenset({"snip", "grasp", "fisher", "grad_norm"})
 _JACOB_EPS = 1e-5
+PASSES: dict[str, int] = {
+    "synflow": 3,
+    "snip": 3,
+    "grasp": 5,
+    "fisher": 3,
+    "jacob_cov": 3,
+    "grad_norm": 3,
+    "naswot": 1,
+}
+"""Forward-equivalents a proxy runs over its batch: forward (1) plus a backward (2) to the weights (snip, fisher,
+grad_norm, synflow) or to the input (jacob_cov); grasp adds a Hessian-vector product, counted as one more backward;
+naswot only runs the forward."""
 NASLIB_OPS: tuple[str, ...] = ("skip_connect", "none", "nor_conv_3x3", "nor_conv_1x1", "avg_pool_3x3")
 NASLIB_EDGES: tuple[tuple[int, int], ...] = ((1, 0), (2, 0), (3, 0), (2, 1), (3, 1), (3, 2))
 """(to, from) of each position of a NASLib NB201 op tuple (NASLib's reference zero-cost scores are keyed by these)."""
@@ -139,6 +157,15 @@ def score(
         net = _build(arch_str, seed, channels, cells, num_classes)
         values.update(batch_proxies(net, batch, wanted - DATA_FREE))
     return {p: values[p] for p in proxies}
+
+
+def proxy_macs(
+    arch_str: str, proxy: str, batch_size: int, channels: int, cells: int, num_classes: int, resolution: int
+) -> float:
+    """Multiply-adds of `proxy`'s passes over its batch (`batch_size` images; synflow's one): forwards x `PASSES`."""
+    images = 1 if proxy == "synflow" else batch_size
+    forward = network.flops(arch_str, channels, cells, num_classes, resolution) * 1e6
+    return forward * images * PASSES[proxy]
 
 
 def _build(arch_str: str, seed: int, channels: int, cells: int, num_classes: int) -> nn.Module:
@@ -401,7 +428,13 @@ class ZeroCostEstimator:
                 errors.append({"arch": int(archs[outcome.index]), "error": outcome.error})
         if errors:
             metadata["errors"] = errors
-        return Estimation(archs, scores, costs, metadata)
+        macs = [
+            proxy_macs(u.arch_str, u.proxy, s.batch_size, u.channels, u.cells, u.num_classes, u.resolution)
+            for u in units
+        ]
+        eval_macs = np.where(np.isnan(costs), np.nan, np.asarray(macs, dtype=np.float64).reshape(len(archs)))
+        # networks and batches live on the CPU here
+        return Estimation(archs, scores, costs, device_label("cpu"), np.zeros(len(archs)), eval_macs, metadata)
 
     def batch(self, dataset: str, seed: int) -> Batch:
         """The batch for `dataset` and `seed`, loaded once per estimator."""

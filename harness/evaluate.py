@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from estimators.base import Estimation, Estimator
+from estimators.base import Estimation, Estimator, Reads
 from harness import metrics, space
 from harness.dataset_info import default_split
 from harness.groundtruth import GroundTruth, schema
@@ -44,6 +45,35 @@ class Target:
 
     def values(self, gt: GroundTruth, dataset: str) -> np.ndarray:
         return gt.metric(dataset, self.split, self.metric, hp=self.hp, seeds=self.seeds)
+
+    def overlaps(self, reads: Reads | None) -> bool:
+        """True when an estimation that read `reads` read values of this target."""
+        return reads is not None and (reads.split, reads.metric, reads.hp) == (self.split, self.metric, self.hp)
+
+    def truth(self, gt: GroundTruth, dataset: str, archs: np.ndarray, reads: Reads | None = None) -> np.ndarray:
+        """Target values of `archs`; where the estimation read one of the target's seeds, the other seeds only.
+
+        Against a seed mean, an arch's truth is the mean of the seeds it was not scored with (NaN, so dropped and
+        counted, when it has no other seed); against one seed, NaN where the estimation read that very seed.
+        """
+        archs = np.asarray(archs, dtype=np.int64)
+        if not self.overlaps(reads):
+            return self.values(gt, dataset)[archs]
+        assert reads is not None
+        if self.seeds != "mean":
+            return np.where(reads.seeds == self.seeds, np.nan, self.values(gt, dataset)[archs])
+        values = gt.metric(dataset, self.split, self.metric, hp=self.hp, seeds="all")[archs]
+        seeds = np.asarray(gt.seeds(dataset, self.split, self.metric, hp=self.hp))
+        # a stored seed mean contains every seed, the one read included
+        held_out = (seeds[None, :] != reads.seeds[:, None]) & (seeds[None, :] != schema.MEAN_SEED)
+        kept = np.where(held_out, values, np.nan)
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return np.nanmean(kept, axis=1)
+
+    def describe(self, reads: Reads | None = None) -> str:
+        """The target's name, marked ':held-out' when the estimation's own seeds are left out of it."""
+        return f"{self}:held-out" if self.overlaps(reads) else str(self)
 
     def __str__(self) -> str:
         return f"{self.split}:{self.metric}:{self.hp}:{self.seeds}"
@@ -88,12 +118,9 @@ class Evaluation:
     wall_seconds: float
     extra: dict = field(default_factory=dict)
 
-    @property
-    def cost_per_arch(self) -> float:
-        return float(np.nanmean(self.estimation.costs)) if len(self.estimation.costs) else 0.0
-
     def to_dict(self) -> dict:
         report = self.report.to_dict()
+        estimation = self.estimation
         return {
             "estimator": self.estimator,
             "config": self.config,
@@ -104,8 +131,7 @@ class Evaluation:
             "kendall_tau": report["kendall_tau"]["value"],
             "spearman": report["spearman"]["value"],
             "report": report,
-            "cost_per_arch_seconds": self.cost_per_arch,
-            "total_cost_seconds": float(np.nansum(self.estimation.costs)),
+            "cost": cost_summary(estimation),
             "wall_seconds": self.wall_seconds,
             "archs": self.estimation.archs.tolist(),
             "scores": [None if not np.isfinite(s) else float(s) for s in self.estimation.scores],
@@ -125,9 +151,40 @@ def evaluate(
 ) -> Evaluation:
     """Run `estimator` on `archs` and rank its scores against `target`."""
     target = target or Target(default_split(dataset))
-    truth = target.values(gt, dataset)[archs]
     start = time.perf_counter()
     estimation = estimator.estimate(np.asarray(archs), dataset, seed)
     wall = time.perf_counter() - start
+    truth = target.truth(gt, dataset, archs, estimation.reads)
     report = metrics.rank_report(estimation.scores, truth, n_boot=n_boot, seed=seed)
-    return Evaluation(estimator.name, estimator.config, dataset, str(target), seed, estimation, truth, report, wall)
+    return Evaluation(
+        estimator.name, estimator.config, dataset, target.describe(estimation.reads), seed, estimation, truth, report,
+        wall,
+    )
+
+
+def cost_summary(estimation: Estimation) -> dict:
+    """Per-arch mean and total cost in each unit: seconds on the named device, training and evaluation MACs."""
+    def mean(values: np.ndarray) -> float:
+        return float(np.nanmean(values)) if len(values) and not np.all(np.isnan(values)) else float("nan")
+
+    return {
+        "device": estimation.device,
+        "seconds_per_arch": mean(estimation.costs),
+        "seconds_total": float(np.nansum(estimation.costs)),
+        "train_macs_per_arch": mean(estimation.train_macs),
+        "eval_macs_per_arch": mean(estimation.eval_macs),
+        "macs_total": float(np.nansum(estimation.macs)),
+    }
+
+
+def seed_vs_seed(gt: GroundTruth, dataset: str, archs: np.ndarray, target: Target, n_boot: int = 1000):
+    """Rank agreement of two independent full trainings: the target's first two seeds on the archs that have both.
+
+    The noise ceiling in its plainest form: no estimator can be expected to agree with one training run better than
+    another run of the same training does. Returns (RankReport, (seed a, seed b)), or None with fewer than two seeds.
+    """
+    seeds = [s for s in gt.seeds(dataset, target.split, target.metric, hp=target.hp) if s != schema.MEAN_SEED]
+    if len(seeds) < 2:
+        return None
+    a, b = (gt.metric(dataset, target.split, target.metric, hp=target.hp, seeds=s)[archs] for s in seeds[:2])
+    return metrics.rank_report(a, b, n_boot=n_boot), (seeds[0], seeds[1])

@@ -3,11 +3,15 @@
 Policies, applied by `prepare` before every metric:
 - archs whose ground truth is NaN are dropped (and counted): there is nothing to compare against;
 - NaN or infinite scores (failed estimates) rank below every real score, tied with each other, and are counted;
-- ties: Kendall tau is tau-b (tie-corrected), Spearman uses average ranks, top-k sets break ties by arch order.
+- ties: Kendall tau is tau-b (tie-corrected), Spearman uses average ranks, top-k sets break ties by arch order;
+- top-k metrics need at least `MIN_TOP_K` archs in the top set: below that they are NaN (printed n/a), since a
+  precision or a tau over two archs says nothing.
 """
 
 from __future__ import annotations
 
+import functools
+import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
@@ -15,6 +19,8 @@ import numpy as np
 from scipy import stats
 
 Metric = Callable[[np.ndarray, np.ndarray], float]
+MIN_TOP_K = 10
+"""Fewest archs in a top set for a top-k metric to be reported."""
 
 
 @dataclass(frozen=True)
@@ -67,14 +73,22 @@ def top_k(values: np.ndarray, percent: float) -> np.ndarray:
     return np.argsort(-values, kind="stable")[:k]
 
 
+def top_k_size(n: int, percent: float) -> int:
+    return max(1, round(n * percent / 100))
+
+
 def precision_at_top(scores: np.ndarray, truth: np.ndarray, percent: float = 5.0) -> float:
-    """Fraction of the true top-k% that the scores also place in their top-k%."""
+    """Fraction of the true top-k% that the scores also place in their top-k%; NaN below `MIN_TOP_K` archs."""
+    if top_k_size(len(truth), percent) < MIN_TOP_K:
+        return float("nan")
     predicted, actual = top_k(scores, percent), top_k(truth, percent)
     return len(np.intersect1d(predicted, actual)) / len(actual)
 
 
 def tau_in_true_top(scores: np.ndarray, truth: np.ndarray, percent: float = 5.0) -> float:
-    """Kendall tau-b restricted to the archs in the true top-k%."""
+    """Kendall tau-b restricted to the archs in the true top-k%; NaN below `MIN_TOP_K` archs."""
+    if top_k_size(len(truth), percent) < MIN_TOP_K:
+        return float("nan")
     best = top_k(truth, percent)
     return kendall_tau(scores[best], truth[best])
 
@@ -87,8 +101,8 @@ def regret(scores: np.ndarray, truth: np.ndarray) -> float:
 def bootstrap_ci(
     metric: Metric, scores: np.ndarray, truth: np.ndarray, n_boot: int = 1000, seed: int = 0, level: float = 0.95
 ) -> tuple[float, float]:
-    """Percentile bootstrap interval of `metric` over archs resampled with replacement."""
-    if len(scores) < 3:
+    """Percentile bootstrap interval of `metric` over archs resampled with replacement (NaN where `metric` is)."""
+    if len(scores) < 3 or np.isnan(metric(scores, truth)):
         return float("nan"), float("nan")
     rng = np.random.default_rng(seed)
     samples = np.array(
@@ -120,8 +134,11 @@ class RankReport:
     spearman: Estimate
     pearson: float
     precision_at_5: Estimate
-    tau_top_5: float
+    tau_top_5: Estimate
+    tau_top_10: Estimate
+    """Kendall tau inside the true top 10%, the figure NB201 users ask about."""
     regret: float
+    """True best minus the true value of the arch ranked first, in the target's unit (accuracy points)."""
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -144,6 +161,22 @@ def rank_report(scores: np.ndarray, truth: np.ndarray, n_boot: int = 1000, seed:
         spearman=with_ci(spearman),
         pearson=pearson(p.scores, p.truth),
         precision_at_5=with_ci(precision_at_top),
-        tau_top_5=tau_in_true_top(p.scores, p.truth),
+        tau_top_5=with_ci(tau_in_true_top),
+        tau_top_10=with_ci(functools.partial(tau_in_true_top, percent=10.0)),
         regret=regret(p.scores, p.truth),
     )
+
+
+def welch(mean_a: float, std_a: float, n_a: int, mean_b: float, std_b: float, n_b: int) -> dict:
+    """Welch's unequal-variance t-test of two means from their summaries (std with ddof 1): t, df, two-sided p.
+
+    `t` is also the z of the difference (mean_a - mean_b in standard errors); with hundreds of runs per side the two
+    coincide.
+    """
+    if min(n_a, n_b) < 2:
+        raise ValueError(f"Welch's t-test needs at least 2 values per side, got n = {n_a} and {n_b}")
+    var_a, var_b = std_a**2 / n_a, std_b**2 / n_b
+    se = math.sqrt(var_a + var_b)
+    t = (mean_a - mean_b) / se
+    df = (var_a + var_b) ** 2 / (var_a**2 / (n_a - 1) + var_b**2 / (n_b - 1))
+    return {"t": float(t), "df": float(df), "p": float(2 * stats.t.sf(abs(t), df)), "n_a": n_a, "n_b": n_b}

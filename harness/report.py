@@ -8,13 +8,17 @@ from dataclasses import dataclass
 import numpy as np
 
 import estimators
+from estimators.base import Estimation
 from harness import metrics
-from harness.evaluate import Target, select_archs
+from harness.evaluate import Target, cost_summary, seed_vs_seed, select_archs
 from harness.groundtruth import GroundTruth
+from harness.runs import stored_estimation
 from harness.store import Store
 from harness.suite import SUITES, read_record, record_path
 
 BOOTSTRAP = 1000
+CEILING = "tabular-hp200-seed"
+"""One seed of full training: the noise ceiling every estimator is drawn against."""
 
 
 @dataclass(frozen=True)
@@ -26,6 +30,8 @@ class EstimatorRow:
     dataset: str
     seed: int
     archs: str
+    target: str
+    """The ground truth ranked against; ':held-out' marks a target without the seeds the estimator read."""
     n: int
     n_failed: int
     kendall_tau: float
@@ -35,9 +41,34 @@ class EstimatorRow:
     spearman_low: float
     spearman_high: float
     precision_at_5: float
+    precision_at_5_low: float
+    precision_at_5_high: float
     tau_top_5: float
-    cost_per_arch_s: float
-    total_cost_s: float
+    tau_top_5_low: float
+    tau_top_5_high: float
+    tau_top_10: float
+    tau_top_10_low: float
+    tau_top_10_high: float
+    device: str
+    """Where `seconds_per_arch` was spent: `nb201-gpu` (NB201's recorded GTX 1080 Ti times) or a measured device."""
+    seconds_per_arch: float
+    train_macs_per_arch: float
+    eval_macs_per_arch: float
+
+
+@dataclass(frozen=True)
+class CeilingRow:
+    """Two independent full trainings ranked against each other: the plainest noise ceiling."""
+
+    suite: str
+    dataset: str
+    archs: str
+    seeds: str
+    n: int
+    kendall_tau: float
+    tau_low: float
+    tau_high: float
+    tau_top_10: float
 
 
 @dataclass(frozen=True)
@@ -55,7 +86,12 @@ class SearchRow:
     std: float
     test_mean: float
     test_std: float
+    protocol: str
+    cost_device: str
     mean_search_cost_s: float
+    """Seconds per search on `cost_device`."""
+    mean_search_macs: float
+    """Multiply-adds per search (training plus evaluation of the queried archs)."""
     mean_queries: float
     target: str
 
@@ -66,6 +102,7 @@ class SuiteReport:
     provenance: dict
     groundtruth_sources: list[str]
     estimators: list[EstimatorRow]
+    ceilings: list[CeilingRow]
     searches: list[SearchRow]
     trajectories: dict
     """(searcher, estimator, dataset, budget) -> per-seed trajectories of (cost so far, best-so-far ground truth)."""
@@ -80,7 +117,9 @@ def available_suites() -> list[str]:
 def build_report(suite: str) -> SuiteReport:
     record = read_record(suite)
     with GroundTruth.open(record["groundtruth"], build=False) as gt, Store(record["store"], readonly=True) as store:
-        rows = [_estimator_row(suite, e, gt, store) for e in record["entries"] if e["kind"] == "estimate"]
+        estimates = [e for e in record["entries"] if e["kind"] == "estimate"]
+        rows = [_estimator_row(suite, e, gt, store) for e in estimates]
+        ceilings = [_ceiling_row(suite, e, gt) for e in estimates if e["estimator"] == CEILING]
         searches, trajectories = [], {}
         for entry in (e for e in record["entries"] if e["kind"] == "search"):
             row, curves = _search_row(suite, entry, gt)
@@ -88,19 +127,28 @@ def build_report(suite: str) -> SuiteReport:
             estimator = f"{row.estimator} ({row.options})" if row.options else row.estimator
             trajectories[(row.searcher, estimator, row.dataset, row.budget_s)] = curves
     sources = [p["source"] for p in record["groundtruth_provenance"]]
-    return SuiteReport(suite, record["provenance"], sources, rows, searches, trajectories, record["skipped"])
+    ceilings = [c for c in ceilings if c is not None]
+    return SuiteReport(suite, record["provenance"], sources, rows, ceilings, searches, trajectories, record["skipped"])
+
+
+def _estimation(entry: dict, gt: GroundTruth, store: Store) -> Estimation:
+    """A stored live estimation, or a table estimator's, recomputed (milliseconds, and it says what it read)."""
+    archs = select_archs(entry["archs"], gt, seed=entry["seed"])
+    registered = estimators.entry(entry["estimator"])
+    if not registered.live:
+        return registered.factory(gt, **entry["options"]).estimate(archs, entry["dataset"], entry["seed"])
+    estimation = stored_estimation(store, entry["key"], entry["dataset"], archs, entry["seed"])
+    if np.all(np.isnan(estimation.costs)):
+        raise ValueError(f"suite: no stored results for {entry['estimator']} on {entry['dataset']}")
+    return estimation
 
 
 def _estimator_row(suite: str, entry: dict, gt: GroundTruth, store: Store) -> EstimatorRow:
-    wanted = set(select_archs(entry["archs"], gt, seed=entry["seed"]).tolist())
-    table = store.results(entry["key"], entry["dataset"])
-    rows = np.array([a in wanted and s == entry["seed"] for a, s in zip(table.arch, table.seed, strict=True)], bool)
-    if not rows.any():
-        raise ValueError(f"suite {suite}: no stored results for {entry['estimator']} on {entry['dataset']}")
-    order = np.argsort(table.arch[rows], kind="stable")
-    indices, scores, costs = (column[rows][order] for column in (table.arch, table.score, table.wall_seconds))
-    truth = Target.parse(None, entry["dataset"]).values(gt, entry["dataset"])[indices]
-    report = metrics.rank_report(scores, truth, n_boot=BOOTSTRAP, seed=0)
+    estimation = _estimation(entry, gt, store)
+    target = Target.parse(None, entry["dataset"])
+    truth = target.truth(gt, entry["dataset"], estimation.archs, estimation.reads)
+    report = metrics.rank_report(estimation.scores, truth, n_boot=BOOTSTRAP, seed=0)
+    cost = cost_summary(estimation)
     return EstimatorRow(
         suite=suite,
         estimator=entry["estimator"],
@@ -109,18 +157,42 @@ def _estimator_row(suite: str, entry: dict, gt: GroundTruth, store: Store) -> Es
         dataset=entry["dataset"],
         seed=entry["seed"],
         archs=entry["archs"],
+        target=target.describe(estimation.reads),
         n=report.n,
         n_failed=report.n_failed,
-        kendall_tau=report.kendall_tau.value,
-        tau_low=report.kendall_tau.low,
-        tau_high=report.kendall_tau.high,
-        spearman=report.spearman.value,
-        spearman_low=report.spearman.low,
-        spearman_high=report.spearman.high,
-        precision_at_5=report.precision_at_5.value,
-        tau_top_5=report.tau_top_5,
-        cost_per_arch_s=float(np.nanmean(costs)),
-        total_cost_s=float(np.nansum(costs)),
+        **_with_ci("kendall_tau", report.kendall_tau, "tau"),
+        **_with_ci("spearman", report.spearman),
+        **_with_ci("precision_at_5", report.precision_at_5),
+        **_with_ci("tau_top_5", report.tau_top_5),
+        **_with_ci("tau_top_10", report.tau_top_10),
+        device=cost["device"],
+        seconds_per_arch=cost["seconds_per_arch"],
+        train_macs_per_arch=cost["train_macs_per_arch"],
+        eval_macs_per_arch=cost["eval_macs_per_arch"],
+    )
+
+
+def _with_ci(name: str, estimate: metrics.Estimate, prefix: str | None = None) -> dict:
+    prefix = prefix or name
+    return {name: estimate.value, f"{prefix}_low": estimate.low, f"{prefix}_high": estimate.high}
+
+
+def _ceiling_row(suite: str, entry: dict, gt: GroundTruth) -> CeilingRow | None:
+    archs = select_archs(entry["archs"], gt, seed=entry["seed"])
+    found = seed_vs_seed(gt, entry["dataset"], archs, Target.parse(None, entry["dataset"]), n_boot=BOOTSTRAP)
+    if found is None:
+        return None
+    report, (a, b) = found
+    return CeilingRow(
+        suite,
+        entry["dataset"],
+        entry["archs"],
+        f"{a} vs {b}",
+        report.n,
+        report.kendall_tau.value,
+        report.kendall_tau.low,
+        report.kendall_tau.high,
+        report.tau_top_10.value,
     )
 
 
@@ -136,6 +208,7 @@ def _search_row(suite: str, entry: dict, gt: GroundTruth) -> tuple[SearchRow, li
         budget,
         max_queries=entry.get("queries"),
         estimator_options=options,
+        protocol=entry.get("protocol", "nb201"),
     )
     log = spec.store_path(gt)
     stored = log.read_text().count("\n") if log.exists() else 0
@@ -164,7 +237,10 @@ def _search_row(suite: str, entry: dict, gt: GroundTruth) -> tuple[SearchRow, li
         std=summary["std"],
         test_mean=summary.get("test_mean", float("nan")),
         test_std=summary.get("test_std", float("nan")),
+        protocol=spec.protocol,
+        cost_device=summary["cost_device"],
         mean_search_cost_s=summary["mean_cost"],
+        mean_search_macs=summary["mean_macs"],
         mean_queries=summary["mean_queries"],
         target=summary["target"],
     )

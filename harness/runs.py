@@ -28,14 +28,44 @@ def run_stored(estimator: Estimator, store: Store, dataset: str, archs: np.ndarr
     if len(missing):
         fresh = estimator.estimate(missing, dataset, seed)
         metadata.update(fresh.metadata)
-        for arch, score, cost in zip(fresh.archs, fresh.scores, fresh.costs, strict=True):
+        columns = (fresh.archs, fresh.scores, fresh.costs, fresh.train_macs, fresh.eval_macs)
+        for arch, score, cost, train_macs, eval_macs in zip(*columns, strict=True):
             if np.isnan(cost) or store.has(key, dataset, arch, seed):
                 continue  # no cost: the unit errored before producing a result; a rerun tries it again
-            failed = not np.isfinite(score)
-            store.put(key, dataset, Result(int(arch), seed, float(score), wall_seconds=float(cost), failed=failed))
+            result = Result(
+                int(arch),
+                seed,
+                float(score),
+                wall_seconds=float(cost),
+                macs=float(train_macs),
+                failed=not np.isfinite(score),
+                eval_seconds=float("nan"),  # an Estimation gives the total only
+                eval_macs=float(eval_macs),
+                device=fresh.device,
+            )
+            store.put(key, dataset, result)
+    return stored_estimation(store, key, dataset, archs, seed, metadata)
+
+
+def stored_estimation(
+    store: Store, key: str, dataset: str, archs: np.ndarray, seed: int, metadata: dict | None = None
+) -> Estimation:
+    """The stored results of `archs` under `key` as an Estimation (NaN where one is missing)."""
     table = store.results(key, dataset)
     row_of = {(int(a), int(s)): i for i, (a, s) in enumerate(zip(table.arch, table.seed, strict=True))}
     rows = [row_of.get((int(a), seed)) for a in archs]
-    scores = np.array([np.nan if r is None else table.score[r] for r in rows])
-    costs = np.array([np.nan if r is None else table.wall_seconds[r] for r in rows])
-    return Estimation(archs, scores, costs, metadata)
+
+    def column(values: np.ndarray) -> np.ndarray:
+        return np.array([np.nan if r is None else values[r] for r in rows])
+
+    devices = sorted({table.devices[r] for r in rows if r is not None} - {""})
+    device = devices[0] if len(devices) == 1 else ("mixed: " + ", ".join(devices) if devices else "unknown")
+    return Estimation(
+        np.asarray(archs, dtype=np.int64),
+        column(table.score),
+        column(table.wall_seconds),
+        device,
+        column(table.macs),
+        column(table.eval_macs),
+        metadata or {},
+    )

@@ -112,6 +112,21 @@ def mutate(arch_str: str, rng: np.random.Generator) -> str:
     return options[int(rng.integers(len(options)))]
 
 
+def mutate_node_edge(arch_str: str, rng: np.random.Generator) -> str:
+    """NB201's REA mutation: a uniform node (1..3), a uniform incoming edge of it, a uniform different op.
+
+    Unlike `mutate`, edges are not equally likely: node 1's single edge is picked with probability 1/3, each of node
+    3's three with 1/9 (xautodl's `mutate_arch_func`).
+    """
+    ops = list(parse(arch_str))
+    node = int(rng.integers(1, 4))
+    incoming = [e for e, (to, _) in enumerate(EDGES) if to == node]
+    edge = incoming[int(rng.integers(len(incoming)))]
+    others = [op for op in OPS if op != ops[edge]]
+    ops[edge] = others[int(rng.integers(len(others)))]
+    return format_ops(ops)
+
+
 def unique_representatives(arch_strings: Iterable[str]) -> np.ndarray:
     """Indices of the first arch of each isomorphism class, in the given order."""
     seen: set[str] = set()

@@ -17,9 +17,11 @@ One writer: `Store(path)` takes an exclusive lock (`results.h5.lock`, released b
 Code that may run inside a caller holding the writer (an estimator under a suite runner) uses `writer(path)`, which
 hands back this process's open writer of that file, or opens one for the duration.
 
-HDF5 layout (schema 1): `/configs/<hash>` (attr `json`: the estimator config) and, per config and dataset,
+HDF5 layout (schema 2): `/configs/<hash>` (attr `json`: the estimator config) and, per config and dataset,
 `/results/<hash>/<dataset>/` with one row per result in columns `arch`, `seed`, `score`, `failed`, `wall_seconds`,
-`macs`, `curve_length`, `reason` and `curve` (rows x longest curve, NaN-padded past each row's `curve_length`).
+`eval_seconds`, `macs`, `eval_macs`, `curve_length`, `reason`, `device` and `curve` (rows x longest curve,
+NaN-padded past each row's `curve_length`). Schema 2 added the evaluation-cost and device columns; a schema-1 file
+is refused with a message.
 """
 
 from __future__ import annotations
@@ -39,12 +41,12 @@ import numpy as np
 
 from harness import paths
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 FORMAT = "bpebench-results"
 JOURNAL_SUFFIX = ".journal"
 LOCK_SUFFIX = ".lock"
 _TMP_MARK = ".tmp-"
-_COLUMNS = ("arch", "seed", "score", "failed", "wall_seconds", "macs", "curve_length")
+_COLUMNS = ("arch", "seed", "score", "failed", "wall_seconds", "eval_seconds", "macs", "eval_macs", "curve_length")
 _DTYPES = {"arch": np.int64, "seed": np.int64, "failed": np.bool_, "curve_length": np.int64}
 
 
@@ -68,9 +70,17 @@ class Result:
     score: float
     curve: np.ndarray = field(default_factory=lambda: np.zeros(0))
     wall_seconds: float = 0.0
+    """Seconds of the whole unit on its device: training plus evaluation."""
     macs: float = 0.0
+    """Training multiply-adds (forward + backward, x images x epochs)."""
     failed: bool = False
     reason: str = ""
+    eval_seconds: float = 0.0
+    """The evaluation's part of `wall_seconds`."""
+    eval_macs: float = 0.0
+    """Evaluation multiply-adds (forward only, x images evaluated)."""
+    device: str = ""
+    """The device the seconds were measured on (`harness.train.device_label`)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "curve", np.asarray(self.curve, dtype=np.float64).reshape(-1))
@@ -85,11 +95,14 @@ class Table:
     score: np.ndarray
     failed: np.ndarray
     wall_seconds: np.ndarray
+    eval_seconds: np.ndarray
     macs: np.ndarray
+    eval_macs: np.ndarray
     curve_length: np.ndarray
     curves: np.ndarray
     """(rows, longest curve), NaN-padded past each row's `curve_length`."""
     reasons: tuple[str, ...]
+    devices: tuple[str, ...]
 
     def __len__(self) -> int:
         return len(self.arch)
@@ -105,6 +118,9 @@ class Table:
                 float(self.macs[i]),
                 bool(self.failed[i]),
                 self.reasons[i],
+                float(self.eval_seconds[i]),
+                float(self.eval_macs[i]),
+                self.devices[i],
             )
 
 
@@ -310,6 +326,9 @@ class Store:
                     record["macs"],
                     record["failed"],
                     record["reason"],
+                    record["eval_seconds"],
+                    record["eval_macs"],
+                    record["device"],
                 )
                 if not self.has(*key, result.arch, result.seed):
                     self._pending.setdefault(key, {})[(result.arch, result.seed)] = result
@@ -333,7 +352,10 @@ class Store:
             raise ValueError(f"{self.path} is not a readable HDF5 file ({err})") from err
         if h5.attrs.get("format") != FORMAT or int(h5.attrs.get("schema_version", -1)) != SCHEMA_VERSION:
             h5.close()
-            raise ValueError(f"{self.path} is not a BPE-Bench results file of schema {SCHEMA_VERSION}")
+            raise ValueError(
+                f"{self.path} is not a BPE-Bench results file of schema {SCHEMA_VERSION}; move it aside (an older "
+                "schema lacks the evaluation-cost columns) and rerun to recompute"
+            )
         return h5
 
     def _read_table(self, key: tuple[str, str], rows: np.ndarray | None = None) -> Table:
@@ -342,8 +364,11 @@ class Store:
             pick = slice(None) if rows is None else rows
             columns = {name: group[name][pick] for name in _COLUMNS}
             curves = group["curve"][pick]
-            reasons = tuple(r.decode() if isinstance(r, bytes) else str(r) for r in group["reason"][pick])
-        return Table(**columns, curves=curves, reasons=reasons)
+            reasons, devices = (
+                tuple(r.decode() if isinstance(r, bytes) else str(r) for r in group[name][pick])
+                for name in ("reason", "device")
+            )
+        return Table(**columns, curves=curves, reasons=reasons, devices=devices)
 
     def _remove_stale_temporaries(self) -> None:
         """Half-written compactions of a killed writer (safe: we hold the lock)."""
@@ -394,9 +419,12 @@ def _result_record(config_hash: str, dataset: str, result: Result) -> dict:
         "score": float(result.score),
         "curve": [float(v) for v in result.curve],
         "wall_seconds": float(result.wall_seconds),
+        "eval_seconds": float(result.eval_seconds),
         "macs": float(result.macs),
+        "eval_macs": float(result.eval_macs),
         "failed": bool(result.failed),
         "reason": result.reason,
+        "device": result.device,
     }
 
 
@@ -427,7 +455,8 @@ def _append_rows(parent: h5py.Group, dataset: str, results: list[Result]) -> Non
             group.create_dataset(name, shape=(0,), maxshape=(None,), chunks=True, dtype=getattr(new, name).dtype)
         group.create_dataset("curve", shape=(0, 0), maxshape=(None, None), chunks=True, dtype=np.float64,
                              fillvalue=np.nan)  # fmt: skip
-        group.create_dataset("reason", shape=(0,), maxshape=(None,), chunks=True, dtype=h5py.string_dtype())
+        for name in ("reason", "device"):
+            group.create_dataset(name, shape=(0,), maxshape=(None,), chunks=True, dtype=h5py.string_dtype())
     group = parent[dataset]
     start, stop = len(group["arch"]), len(group["arch"]) + len(new)
     for name in _COLUMNS:
@@ -437,8 +466,9 @@ def _append_rows(parent: h5py.Group, dataset: str, results: list[Result]) -> Non
     curve.resize((stop, max(curve.shape[1], new.curves.shape[1])))  # new cells are NaN (the fill value)
     if new.curves.shape[1]:
         curve[start:stop, : new.curves.shape[1]] = new.curves
-    group["reason"].resize((stop,))
-    group["reason"][start:stop] = np.array(new.reasons, dtype=object)
+    for name, values in (("reason", new.reasons), ("device", new.devices)):
+        group[name].resize((stop,))
+        group[name][start:stop] = np.array(values, dtype=object)
 
 
 def _table_of(results: list[Result]) -> Table:
@@ -449,7 +479,8 @@ def _table_of(results: list[Result]) -> Table:
     values = {name: [getattr(r, name) for r in results] for name in _COLUMNS if name != "curve_length"}
     values["curve_length"] = [len(r.curve) for r in results]
     columns = {name: np.array(values[name], dtype=_DTYPES.get(name, np.float64)) for name in _COLUMNS}
-    return Table(**columns, curves=curves, reasons=tuple(r.reason for r in results))
+    reasons, devices = tuple(r.reason for r in results), tuple(r.device for r in results)
+    return Table(**columns, curves=curves, reasons=reasons, devices=devices)
 
 
 def _empty_table() -> Table:
@@ -462,7 +493,7 @@ def _concat(a: Table, b: Table) -> Table:
     curves[: len(a), : a.curves.shape[1]] = a.curves
     curves[len(a) :, : b.curves.shape[1]] = b.curves
     columns = {name: np.concatenate([getattr(a, name), getattr(b, name)]) for name in _COLUMNS}
-    return Table(**columns, curves=curves, reasons=a.reasons + b.reasons)
+    return Table(**columns, curves=curves, reasons=a.reasons + b.reasons, devices=a.devices + b.devices)
 
 
 def _fsync_file(path: Path) -> None:

@@ -107,13 +107,18 @@ def _run_estimate_step(
         try:
             estimator = entry.factory(gt, **options)
             archs = select_archs(step.archs, gt, seed=seed)
-            estimation = run_stored(estimator, store, dataset, archs, seed)
+            # table reads take milliseconds: only live results go through the store
+            estimation = run_stored(estimator, store, dataset, archs, seed) if entry.live else estimator.estimate(
+                archs, dataset, seed
+            )
         except (ValueError, FileNotFoundError) as err:
             run.skip(what, str(err))
             continue
-        truth = Target.parse(None, dataset).values(gt, dataset)[archs]
+        target = Target.parse(None, dataset)
+        truth = target.truth(gt, dataset, archs, estimation.reads)
         tau = metrics.kendall_tau(*_finite(estimation.scores, truth))
-        print(f"  {what}: n={len(archs)}, Kendall tau {tau:.3f}, {np.nanmean(estimation.costs):.1f} s/arch")
+        cost = f"{np.nanmean(estimation.costs):.3g} s/arch on {estimation.device}"
+        print(f"  {what}: n={len(archs)}, Kendall tau {tau:.3f} vs {target.describe(estimation.reads)}, {cost}")
         run.entries.append(
             {
                 "kind": "estimate",
@@ -171,5 +176,6 @@ def _run_search_step(step: SearchStep, gt: GroundTruth, run: SuiteRun, workers: 
                 "budget": float(budget) if math.isfinite(budget) else None,
                 "queries": step.queries,
                 "seeds": step.seeds,
+                "protocol": spec.protocol,
             }
         )

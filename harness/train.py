@@ -1,15 +1,22 @@
 """NB201's training protocol as one fast loop over whole-dataset tensors, with cost accounting.
 
 Protocol (Dong & Yang, ICLR 2020): SGD, momentum 0.9, Nesterov, weight decay 5e-4 on every parameter, cross-entropy
-without label smoothing, learning rate from `lr` to 0 on a cosine updated every iteration (as NB201 does:
-lr_t = lr * (1 + cos(pi * t / T)) / 2 for iteration t of T), random crop with zero padding of resolution // 8 px
-(4 at 32 px, 2 at 16 px as NB201 uses for ImageNet16) and horizontal flip, optional cutout. Every batch is drawn,
-cropped, flipped and normalised on the device with batched tensor ops; no per-image Python work.
+without label smoothing, learning rate from `lr` towards 0 on a cosine changed once per epoch, as NB201's scheduler
+(xautodl's CosineAnnealingLR) does: lr_e = lr * (1 + cos(pi * e / E)) / 2 in epoch e = 0..E-1, so a 1-epoch run trains
+at a constant `lr` (`lr_schedule="step"` anneals every iteration instead), random crop with zero padding of
+resolution // 8 px (4 at 32 px, 2 at 16 px as NB201 uses for ImageNet16) and horizontal flip, optional cutout. Every
+batch is drawn, cropped, flipped and normalised on the device with batched tensor ops; no per-image Python work.
+
+Evaluation scores the eval split after the last epoch (and after every epoch when the curve is recorded), on all of
+it or on `eval_images` of its images: a class-balanced subset drawn with the fixed seed `EVAL_SUBSET_SEED`, the same
+for every arch and run seed. Costs are counted apart: training and evaluation seconds, and multiply-adds of each.
 """
 
 from __future__ import annotations
 
 import math
+import os
+import platform
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
@@ -24,6 +31,10 @@ from harness.data import DatasetSplits, Split
 from harness.network import build, flops
 
 PRECISIONS: tuple[str, ...] = ("fp32", "bf16", "fp16")
+LR_SCHEDULES: tuple[str, ...] = ("epoch", "step")
+"""Cosine learning-rate updates: once per epoch (NB201) or every iteration."""
+EVAL_SUBSET_SEED = 0
+"""Seed of the `eval_images` subset: fixed, so every arch and run seed is scored on the same images."""
 MOMENTUM = 0.9
 WEIGHT_DECAY = 5e-4
 EVAL_BATCH = 1024
@@ -41,7 +52,9 @@ class TrainConfig:
     epochs: int = 200
     batch_size: int = 256
     lr: float = 0.1
-    """Initial learning rate, annealed to 0 on a per-iteration cosine."""
+    """Initial learning rate, cosine-annealed towards 0 (see `lr_schedule`)."""
+    lr_schedule: str = "epoch"
+    """'epoch': the cosine steps once per epoch, as NB201; 'step': it steps every iteration."""
     channels: int = 16
     """Base width C of the network (stages at C, 2C, 4C)."""
     cells: int = 5
@@ -52,6 +65,8 @@ class TrainConfig:
     """Share of the train split used, class-balanced, drawn with `seed`."""
     cutout: int = 0
     """Cutout square side in px at `resolution` (0 = off)."""
+    eval_images: int = 0
+    """Images of the eval split scored (0 = all): a class-balanced subset drawn with `EVAL_SUBSET_SEED`."""
     precision: str = "fp32"
     """'fp32'; 'bf16' (autocast, CUDA or CPU); 'fp16' (autocast with loss scaling, CUDA only)."""
     seed: int = 0
@@ -63,6 +78,7 @@ class TrainConfig:
             _require_int(name, getattr(self, name), minimum=1)
         _require_int("seed", self.seed, minimum=0)
         _require_int("cutout", self.cutout, minimum=0)
+        _require_int("eval_images", self.eval_images, minimum=0)
         _require_int("resolution", self.resolution, minimum=8)
         if self.resolution % 4:
             _fail("resolution", self.resolution, "a multiple of 4 (two stride-2 stages)")
@@ -72,6 +88,8 @@ class TrainConfig:
             _fail("lr", self.lr, "a finite number > 0")
         if isinstance(self.fraction, bool) or not isinstance(self.fraction, (int, float)) or not 0 < self.fraction <= 1:
             _fail("fraction", self.fraction, "a number in (0, 1]")
+        if self.lr_schedule not in LR_SCHEDULES:
+            _fail("lr_schedule", self.lr_schedule, f"one of {', '.join(LR_SCHEDULES)}")
         if self.precision not in PRECISIONS:
             _fail("precision", self.precision, f"one of {', '.join(PRECISIONS)}")
         if not isinstance(self.device, str) or (self.device != "auto" and not _is_device(self.device)):
@@ -92,6 +110,8 @@ class TrainResult:
     eval_seconds: float
     macs: float
     """Multiply-adds spent training: NB201 FLOPs of one forward x images seen x 3 (forward + backward)."""
+    eval_macs: float
+    """Multiply-adds spent evaluating: NB201 FLOPs of one forward x images evaluated x evaluations."""
     failed: bool
     reason: str
     """Why the run failed; empty when it did not."""
@@ -112,6 +132,10 @@ def train(
         _fail("precision", config.precision, f"'fp32' or 'bf16' on {device.type} (fp16 autocast needs CUDA)")
     data = splits.downscale(config.resolution).subsample(config.fraction, config.seed).to(device)
     evaluation = data[eval_split]
+    if config.eval_images:
+        if config.eval_images > len(evaluation):
+            _fail("eval_images", config.eval_images, f"at most the {len(evaluation)} images of {eval_split} (or 0)")
+        evaluation = evaluation.select(eval_subset(evaluation.labels.cpu().numpy(), config.eval_images))
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
         model = build(arch_str, config.channels, config.cells, data.num_classes)
@@ -123,7 +147,7 @@ def train(
 
     curve = np.full(config.epochs, np.nan)
     train_seconds = eval_seconds = 0.0
-    reason, epochs_done = "", 0
+    reason, epochs_done, evaluations = "", 0, 0
     for epoch in range(config.epochs):
         start = time.perf_counter()
         loss = loop.epoch(epoch)
@@ -136,18 +160,31 @@ def train(
             start = time.perf_counter()
             curve[epoch] = loop.evaluate(evaluation)
             eval_seconds += time.perf_counter() - start
+            evaluations += 1
         if progress is not None:
             progress(epochs_done, loss, float(curve[epoch]))
-    macs = flops(arch_str, config.channels, config.cells, data.num_classes, config.resolution) * 1e6
+    forward = flops(arch_str, config.channels, config.cells, data.num_classes, config.resolution) * 1e6
     return TrainResult(
         score=float("nan") if reason else float(curve[-1]),
         curve=curve,
         train_seconds=train_seconds,
         eval_seconds=eval_seconds,
-        macs=macs * len(data.train) * epochs_done * PASSES_PER_IMAGE,
+        macs=forward * len(data.train) * epochs_done * PASSES_PER_IMAGE,
+        eval_macs=forward * len(evaluation) * evaluations,
         failed=bool(reason),
         reason=reason,
     )
+
+
+def eval_subset(labels: np.ndarray, size: int) -> np.ndarray:
+    """Sorted indices of `size` images, class-balanced (classes take turns, in an order drawn with EVAL_SUBSET_SEED)."""
+    order = np.random.default_rng(EVAL_SUBSET_SEED).permutation(len(labels))
+    rank = np.empty(len(labels), dtype=np.int64)
+    for c in np.unique(labels):
+        members = order[labels[order] == c]
+        rank[members] = np.arange(len(members))
+    by_turn = order[np.argsort(rank[order], kind="stable")]
+    return np.sort(by_turn[:size])
 
 
 def resolve_device(device: str) -> torch.device:
@@ -157,6 +194,16 @@ def resolve_device(device: str) -> torch.device:
     if torch.device(device).type == "cuda" and not torch.cuda.is_available():
         _fail("device", device, "'auto' or 'cpu' here: CUDA is not available")
     return torch.device(device)
+
+
+def device_label(device: str = "auto") -> str:
+    """The device seconds are measured on for a `TrainConfig.device` value, e.g. 'cpu (x86_64, 2 cores)'."""
+    resolved = resolve_device(device)
+    if resolved.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(resolved)})"
+    if resolved.type == "cpu":
+        return f"cpu ({platform.processor() or platform.machine()}, {os.cpu_count()} cores)"
+    return resolved.type
 
 
 class _Loop:
@@ -191,7 +238,7 @@ class _Loop:
             x = self.normalizer(random_crop_flip(images, index, pad, self.generator))
             if self.config.cutout:
                 x = cutout(x, self.config.cutout, self.generator)
-            self._set_lr(epoch * self.steps_per_epoch + step)
+            self._set_lr(epoch, step)
             with self.autocast():
                 loss = F.cross_entropy(self.model(x), labels[index])
             self.optimizer.zero_grad(set_to_none=True)
@@ -213,14 +260,17 @@ class _Loop:
             correct += (logits.argmax(dim=1) == split.labels[start : start + EVAL_BATCH]).sum()
         return 100.0 * int(correct) / len(split)
 
-    def _set_lr(self, step: int) -> None:
-        lr = cosine_lr(self.config.lr, step, self.total_steps)
+    def _set_lr(self, epoch: int, step: int) -> None:
+        if self.config.lr_schedule == "epoch":
+            lr = cosine_lr(self.config.lr, epoch, self.config.epochs)
+        else:
+            lr = cosine_lr(self.config.lr, epoch * self.steps_per_epoch + step, self.total_steps)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
 
 
 def cosine_lr(base_lr: float, step: int, total_steps: int) -> float:
-    """Learning rate of iteration `step` (from 0) of `total_steps`: `base_lr` annealed to 0 on a cosine."""
+    """Learning rate of step `step` (from 0; an epoch or an iteration) of `total_steps`: cosine from `base_lr` to 0."""
     return 0.5 * base_lr * (1.0 + math.cos(math.pi * step / total_steps))
 
 

@@ -1,13 +1,26 @@
 """DARTS (Liu et al., ICLR 2019) on an NB201 supernet: mixed ops on every edge, architecture weights by gradient.
 
 Every edge of the cell computes a softmax(alpha_e)-weighted sum of the 5 candidate ops (`none` adds zeros); one
-alpha (6 edges x 5 ops) is shared by all cells, as in NB201's DARTS. The train split is cut into two class-balanced
-halves: network weights learn on one (SGD, momentum 0.9, cosine lr 0.025 -> 0.001, weight decay 3e-4, gradient
-clip 5), alpha on the other (Adam lr 3e-4, betas (0.5, 0.999), weight decay 1e-3), alternating step by step, alpha
-first. V1 uses the first-order gradient of the held-out loss; V2 the second-order one, through one virtual SGD step
-with the Hessian-vector product approximated by finite differences (DARTS' eq. 7-8). The answer is the argmax op of
-every edge (`none` included, as NB201 derives it). DARTS queries no estimator: its cost is its own wall time, and
-it stops early when the next step would overrun the budget (its cost includes preparing the data).
+alpha (6 edges x 5 ops) is shared by all cells, as in NB201's DARTS.
+
+Protocol, by default NB201's DARTS setting (configs/nas-benchmark/algos/DARTS.config and
+exps/NAS-Bench-201-algos/DARTS-V1.py, DARTS-V2.py in NB201's code, D-X-Y/AutoDL-Projects): the supernet weights
+learn on the whole `train` split (25k images of cifar10-valid; cifar10 searches on cifar10-valid's splits, as NB201
+does) with SGD, momentum 0.9, Nesterov, weight decay 5e-4, gradient clip 5, batch 64, lr 0.025 -> 0.001 on a cosine
+changed once per epoch, 50 epochs; alpha learns on the `x-valid` split (cifar10-valid's other 25k train images; for
+cifar100 and ImageNet16-120 the x-valid half of the test set) with Adam, lr 3e-4, betas (0.5, 0.999), weight decay
+1e-3. `fraction` below 1 keeps that share of each split, class-balanced, train and x-valid drawn apart (seeded).
+Every step takes one train batch in a shuffled pass over the train split and one x-valid batch of the same size,
+cycling through a shuffled x-valid order (NB201's loader draws each x-valid image at random instead); both batches
+are randomly cropped and flipped, as NB201 augments both.
+
+A step is the architecture step, then the weight step: DARTS' order (Liu et al.'s search code; NB201's DARTS-V2.py
+keeps it, while NB201's DARTS-V1.py takes the weight step first). V1 steps alpha along the first-order gradient of
+the x-valid loss; V2 along the second-order one, through one virtual SGD step of the weights taken as the weight
+optimiser steps (momentum, in the Nesterov form when `nesterov` is set; NB201's DARTS-V2.py uses the plain-momentum
+form there), with the Hessian-vector product approximated by finite differences (DARTS' eq. 7-8). The answer is the
+argmax op of every edge (`none` included, as NB201 derives it). DARTS queries no estimator: its cost is its own wall
+time, and it stops early when the next step would overrun the budget (its cost includes preparing the data).
 
 NB201 reports that DARTS collapses to parameter-free ops (skip connections) on this space; this module does nothing
 to prevent it.
@@ -18,6 +31,7 @@ from __future__ import annotations
 import math
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -28,24 +42,25 @@ from torch import nn
 from harness import data, paths, space
 from harness.dataset_info import NUM_CLASSES
 from harness.network import ResNetBlock, make_op
-from harness.train import Normalizer, TrainConfig, random_crop_flip, resolve_device
+from harness.train import Normalizer, TrainConfig, device_label, random_crop_flip, resolve_device
 from searchers.base import Problem, SearchResult, Trajectory
 from searchers.registry import register
 
 NB201_SEARCH = TrainConfig(epochs=50, batch_size=64, lr=0.025)
-"""NB201's DARTS setting: C=16, N=5, 50 epochs, batch 64, lr 0.025, 32 px, all of the train split."""
+"""NB201's DARTS setting: C=16, N=5, 50 epochs, batch 64, lr 0.025, 32 px, all of the train split (and of x-valid)."""
 
 
 @dataclass(frozen=True)
 class DartsConfig:
     """The budget the supernet is trained under (`train`: channels, cells, epochs, batch, resolution, fraction,
-    lr, device) plus DARTS' own optimiser settings and the data source."""
+    lr, device) plus DARTS' own optimiser settings and the data source; the defaults are NB201's DARTS setting."""
 
     train: TrainConfig = NB201_SEARCH
     second_order: bool = False
     lr_min: float = 0.001
     momentum: float = 0.9
-    weight_decay: float = 3e-4
+    nesterov: bool = True
+    weight_decay: float = 5e-4
     grad_clip: float = 5.0
     arch_lr: float = 3e-4
     arch_betas: tuple[float, float] = (0.5, 0.999)
@@ -53,7 +68,7 @@ class DartsConfig:
     data_root: str | None = None
     """Folder holding the datasets (default: $BPEBENCH_DATA_ROOT, else the shared reference data)."""
     synthetic: int = 0
-    """When > 0: search on that many synthetic train images (harness.data.synthetic) instead of real data."""
+    """When > 0: search on that many synthetic train and as many x-valid images (harness.data.synthetic)."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.train, TrainConfig):
@@ -69,12 +84,14 @@ class DartsConfig:
                 raise ValueError(f"DartsConfig.{name} = {value!r} is invalid: must be a finite number >= 0")
         if not 0 <= self.momentum < 1:
             raise ValueError(f"DartsConfig.momentum = {self.momentum!r} is invalid: must be in [0, 1)")
+        if not isinstance(self.nesterov, bool) or (self.nesterov and self.momentum == 0):
+            raise ValueError(
+                f"DartsConfig.nesterov = {self.nesterov!r} is invalid: must be a bool, and False when momentum is 0"
+            )
         if len(self.arch_betas) != 2 or not all(0 <= b < 1 for b in self.arch_betas):
             raise ValueError(f"DartsConfig.arch_betas = {self.arch_betas!r} is invalid: must be two numbers in [0, 1)")
         if isinstance(self.synthetic, bool) or not isinstance(self.synthetic, int) or self.synthetic < 0:
             raise ValueError(f"DartsConfig.synthetic = {self.synthetic!r} is invalid: must be an int >= 0")
-        if 0 < self.synthetic < 4:
-            raise ValueError(f"DartsConfig.synthetic = {self.synthetic} is invalid: needs at least 4 images (2 halves)")
 
     def to_dict(self) -> dict:
         train = self.train
@@ -89,6 +106,7 @@ class DartsConfig:
             "second_order": self.second_order,
             "lr_min": self.lr_min,
             "momentum": self.momentum,
+            "nesterov": self.nesterov,
             "weight_decay": self.weight_decay,
             "grad_clip": self.grad_clip,
             "arch_lr": self.arch_lr,
@@ -185,9 +203,8 @@ class Darts:
         cfg = self.settings
         train_cfg = replace(cfg.train, seed=seed)
         device = resolve_device(train_cfg.device)
-        splits = _load(problem.dataset, cfg, train_cfg).to(device)
-        rng = np.random.default_rng(seed)
-        weight_half, arch_half = data.balanced_halves(splits.train.labels.cpu().numpy(), rng)
+        splits, arch_split = _load(problem.dataset, cfg, train_cfg)
+        splits, arch_split = splits.to(device), arch_split.to(device)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             model = SuperNet(train_cfg.channels, train_cfg.cells, splits.num_classes).to(device)
@@ -199,15 +216,15 @@ class Darts:
         normalize = Normalizer(splits.mean, splits.std, device)
         pad = train_cfg.resolution // 8
         images, labels = splits.train.images, splits.train.labels
-        halves = [torch.as_tensor(h, device=device) for h in (weight_half, arch_half)]
-        steps_per_epoch = math.ceil(len(weight_half) / train_cfg.batch_size)
+        arch_images, arch_labels = arch_split.images, arch_split.labels
+        steps_per_epoch = math.ceil(len(labels) / train_cfg.batch_size)
 
-        rows: list[tuple[float, int, float, int, bool]] = []
+        rows: list[tuple[float, int, float, int, bool, int]] = []  # trial -1: DARTS reads no ground truth
         last_step, stopped = 0.0, ""
         for epoch in range(train_cfg.epochs):
             step.set_lr(epoch)
-            weight_order = halves[0][torch.randperm(len(halves[0]), generator=generator, device=device)]
-            arch_order = halves[1][torch.randperm(len(halves[1]), generator=generator, device=device)]
+            weight_order = torch.randperm(len(labels), generator=generator, device=device)
+            arch_order = torch.randperm(len(arch_labels), generator=generator, device=device)
             correct = seen = 0
             for i in range(steps_per_epoch):
                 if time.perf_counter() - start + last_step > problem.budget:
@@ -217,17 +234,17 @@ class Darts:
                 batch = slice(i * train_cfg.batch_size, (i + 1) * train_cfg.batch_size)
                 w_index = weight_order[batch]
                 a_index = arch_order[(torch.arange(len(w_index), device=device) + batch.start) % len(arch_order)]
-                x_arch = normalize(random_crop_flip(images, a_index, pad, generator))
+                x_arch = normalize(random_crop_flip(arch_images, a_index, pad, generator))
                 x_weight = normalize(random_crop_flip(images, w_index, pad, generator))
-                logits = step.arch_step(x_weight, labels[w_index], x_arch, labels[a_index])
-                correct += int((logits.argmax(dim=1) == labels[a_index]).sum())
+                logits = step.arch_step(x_weight, labels[w_index], x_arch, arch_labels[a_index])
+                correct += int((logits.argmax(dim=1) == arch_labels[a_index]).sum())
                 seen += len(a_index)
                 step.weight_step(x_weight, labels[w_index])
                 last_step = time.perf_counter() - tic
             if seen:
                 arch = index[derive(alphas.detach())]
                 held_out_accuracy = 100.0 * correct / seen
-                rows.append((time.perf_counter() - start, arch, held_out_accuracy, arch, True))
+                rows.append((time.perf_counter() - start, arch, held_out_accuracy, arch, True, -1))
             if stopped:
                 break
         if not rows:
@@ -241,18 +258,28 @@ class Darts:
         }
         if stopped:
             metadata["stopped"] = stopped
-        return SearchResult(int(trajectory.best[-1]), cost, trajectory, metadata)
+        return SearchResult(int(trajectory.best[-1]), cost, trajectory, metadata, device=device_label(train_cfg.device))
 
 
-def _load(dataset: str, cfg: DartsConfig, train_cfg: TrainConfig) -> data.DatasetSplits:
+def _load(dataset: str, cfg: DartsConfig, train_cfg: TrainConfig) -> tuple[data.DatasetSplits, data.Split]:
+    """The splits with `train` cut to `fraction` (the weights' data) and x-valid cut to `fraction` (alpha's data)."""
     if cfg.synthetic:
         splits = data.synthetic(
-            NUM_CLASSES[dataset], n_train=cfg.synthetic, n_eval=8, resolution=train_cfg.resolution, seed=train_cfg.seed
+            NUM_CLASSES[dataset],
+            n_train=cfg.synthetic,
+            n_eval=cfg.synthetic,
+            resolution=train_cfg.resolution,
+            seed=train_cfg.seed,
         )
     else:
         root = cfg.data_root or _default_root()
-        splits = data.load(dataset, root, progress=False)
-    return splits.downscale(train_cfg.resolution).subsample(train_cfg.fraction, train_cfg.seed)
+        splits = data.load("cifar10-valid" if dataset == "cifar10" else dataset, root, progress=False)
+    splits = splits.downscale(train_cfg.resolution)
+    arch_split = splits["x-valid"]
+    if train_cfg.fraction < 1:  # a draw of its own, apart from the train split's
+        rng = np.random.default_rng([train_cfg.seed, 1])
+        arch_split = arch_split.select(data.balanced_subset(arch_split.labels.numpy(), train_cfg.fraction, rng))
+    return splits.subsample(train_cfg.fraction, train_cfg.seed), arch_split
 
 
 def _default_root() -> str:
@@ -266,7 +293,9 @@ class _Step:
         self.cfg, self.model, self.alphas, self.epochs = cfg, model, alphas, train_cfg.epochs
         self.lr = train_cfg.lr
         self.weights = [p for p in model.parameters() if p.requires_grad]
-        self.w_opt = torch.optim.SGD(self.weights, lr=self.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+        self.w_opt = torch.optim.SGD(
+            self.weights, lr=self.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay, nesterov=cfg.nesterov
+        )
         self.a_opt = torch.optim.Adam(
             [alphas], lr=cfg.arch_lr, betas=cfg.arch_betas, weight_decay=cfg.arch_weight_decay
         )
@@ -299,18 +328,21 @@ class _Step:
         self.a_opt.step()
         return logits.detach()
 
+    def virtual_step(self, grads: Sequence[torch.Tensor]) -> None:
+        """Move the weights in place by the SGD step `w_opt` would take on `grads` (unclipped; buffers unchanged)."""
+        momentum = self.cfg.momentum
+        with torch.no_grad():
+            for w, g in zip(self.weights, grads, strict=True):
+                direction = g + self.cfg.weight_decay * w
+                buf = self.w_opt.state.get(w, {}).get("momentum_buffer")
+                velocity = direction if buf is None else momentum * buf + direction
+                w.sub_(self.lr * (direction + momentum * velocity if self.cfg.nesterov else velocity))
+
     def _second_order_grad(self, x_train, y_train, x_val, y_val) -> tuple[torch.Tensor, torch.Tensor]:
         """d L_val(w', a) / d a - lr * (d L_train(w+, a) - d L_train(w-, a)) / (2 eps), w' = w - lr * (SGD step)."""
         backup = [w.detach().clone() for w in self.weights]
         train_loss = F.cross_entropy(self.model(x_train, self.alphas.detach()), y_train)
-        grads = torch.autograd.grad(train_loss, self.weights)
-        with torch.no_grad():
-            for w, g in zip(self.weights, grads, strict=True):
-                buf = self.w_opt.state.get(w, {}).get("momentum_buffer")
-                direction = g + self.cfg.weight_decay * w
-                if buf is not None:
-                    direction = direction + self.cfg.momentum * buf
-                w.sub_(self.lr * direction)
+        self.virtual_step(torch.autograd.grad(train_loss, self.weights))
         logits = self.model(x_val, self.alphas)
         val_grads = torch.autograd.grad(F.cross_entropy(logits, y_val), [self.alphas, *self.weights])
         alpha_grad, dw = val_grads[0], val_grads[1:]

@@ -1,4 +1,9 @@
-"""Regularized (aging) evolution (Real et al., AAAI 2019): tournament selection, one-edge mutation, oldest dies."""
+"""Regularized (aging) evolution (Real et al., AAAI 2019): tournament selection, one-edge mutation, oldest dies.
+
+Under the `nb201` protocol as xautodl's `regularized_evolution`: the tournament draws `sample_size` members with
+replacement and the child mutates a uniform node, then a uniform incoming edge of it (`space.mutate_node_edge`);
+under `dedup` the tournament draws without replacement and the child mutates a uniform edge (`space.mutate`).
+"""
 
 from __future__ import annotations
 
@@ -43,10 +48,12 @@ class RegularizedEvolution(BlackBoxSearcher):
         while len(members) < self.population:
             arch = random_arch(oracle, rng)
             members.append((arch, oracle.score(arch)))
+        nb201 = oracle.problem.protocol == "nb201"
+        mutate = space.mutate_node_edge if nb201 else space.mutate
         while True:
-            picked = rng.choice(len(members), size=self.sample_size, replace=False)
-            parent = max((members[i] for i in sorted(picked)), key=lambda member: _rank(member[1]))[0]
-            child = oracle.index(space.mutate(oracle.arch_string(parent), rng))
+            picked = rng.choice(len(members), size=self.sample_size, replace=nb201)
+            parent = max((members[i] for i in (picked if nb201 else sorted(picked))), key=lambda m: _rank(m[1]))[0]
+            child = oracle.index(mutate(oracle.arch_string(parent), rng))
             score = oracle.score(child)
             parents.append(parent)
             members.append((child, score))

@@ -1,10 +1,12 @@
 """Run a searcher over many seeds (through `harness.executor`: inline, local processes or Dask), resume, report.
 
 Each seed's search is deterministic and independent. Finished seeds are appended, one JSON line each (flushed and
-fsynced), to `<cache>/searches/<searcher>_<estimator>_<dataset>_<budget>s[_<queries>q]_<key>.jsonl`, where `key`
-hashes everything that changes a search: searcher and its config, estimator and its config, dataset, budget, stop
-limits and the ground-truth file's provenance. Only the calling process writes (it holds a lock on the file), so a
-killed run loses at most the seeds in flight, and rerunning the same command resumes. A torn last line is ignored.
+fsynced), to `<cache>/searches/<searcher>_<estimator>_<dataset>_<budget>s[_<queries>q][_<protocol>]_<key>.jsonl`,
+where `key` hashes everything that changes a search: searcher and its config, protocol, estimator and its config
+(for table estimators a content fingerprint of the ground-truth arrays they read, so a rebuild of the same data
+keeps the key and a merge that changes the values does not), dataset, budget and stop limits. Only the calling
+process writes (it holds a lock on the file), so a killed run loses at most the seeds in flight, and rerunning the
+same command resumes. A torn last line is ignored.
 
 A live estimator (one that trains or runs networks) keeps what it computed in a results store of each seed's own,
 `<log without .jsonl>.stores/seed-<N>.h5`: the estimator trains with the search's seed, so no two seeds could share
@@ -13,7 +15,10 @@ for free (their recorded cost is still paid from the budget) and goes on where i
 
 The report reads the ground truth of each chosen arch: the seed-mean 200-epoch accuracy on the dataset's selection
 split (x-valid; ori-test for `cifar10`) and, where the file has it, test accuracy (`cifar10` ori-test for
-`cifar10-valid`, as NB201's Table 5 reports it; x-test for `cifar100` and `ImageNet16-120`).
+`cifar10-valid`, as NB201's Table 5 reports it; x-test for `cifar100` and `ImageNet16-120`). Where the search read
+seeds of that very target (one seed of 200-epoch training), the chosen arch is scored on the seeds the search did
+not see (`held-out`; NaN, and left out of the mean, where it saw them all). For the settings of NB201's Table 5 the
+report adds Welch's t-test of the mean against NB201's published mean and std over its 500 runs.
 """
 
 from __future__ import annotations
@@ -39,10 +44,26 @@ from harness import paths
 from harness.dataset_info import default_split
 from harness.executor import Executor
 from harness.groundtruth import GroundTruth, schema
+from harness.metrics import welch
 from searchers import registry
-from searchers.base import DEFAULT_MAX_STALL, DEFAULT_MAX_STEPS, Problem, Searcher, SearchResult, check_limits
+from searchers.base import (
+    DEFAULT_MAX_STALL,
+    DEFAULT_MAX_STEPS,
+    DEFAULT_PROTOCOL,
+    Problem,
+    Searcher,
+    SearchResult,
+    Trajectory,
+    check_limits,
+    check_protocol,
+)
 
-STORE_VERSION = 1
+STORE_VERSION = 2
+NB201_TABLE5 = {"rs": (90.93, 0.36), "rea": (91.19, 0.31), "reinforce": (91.09, 0.37)}
+"""Dong & Yang (ICLR 2020), Table 5: cifar10-valid validation accuracy of the chosen arch, mean and std."""
+NB201_RUNS = 500
+"""Runs behind each Table 5 figure."""
+TABLE5_SETTING = {"estimator": "tabular-hp12", "dataset": "cifar10-valid", "budget": 12_000.0, "protocol": "nb201"}
 
 
 @dataclass(frozen=True)
@@ -62,8 +83,11 @@ class SearchSpec:
     estimator_options: dict = field(default_factory=dict)
     """Keyword options of the estimator's factory that change its scores, e.g. {'config': BPEConfig(...)} for `bpe`
     (where it runs and stores is the search runner's business)."""
+    protocol: str = DEFAULT_PROTOCOL
+    """How queries are paid and answered (`searchers.base.PROTOCOLS`); DARTS has no queries and ignores it."""
 
     def __post_init__(self) -> None:
+        check_protocol(self.protocol, "SearchSpec.")
         entry = registry.entry(self.searcher)
         if entry.uses_estimator and self.estimator is None:
             raise ValueError(f"searcher {self.searcher} needs an estimator (--estimator); see `bpebench estimate -h`")
@@ -106,15 +130,15 @@ class SearchSpec:
             "budget": float(self.budget),
             "max_steps": self.max_steps,
             "max_stall": self.max_stall,
-            "groundtruth": gt.provenance,
+            "max_queries": self.max_queries,
+            "protocol": self.protocol if registry.entry(self.searcher).uses_estimator else None,
         }
-        if self.max_queries is not None:  # absent otherwise, so earlier stored runs keep their key
-            identity["max_queries"] = self.max_queries
         return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
     def store_path(self, gt: GroundTruth) -> Path:
         limit = f"{self.budget:g}s" + (f"_{self.max_queries}q" if self.max_queries is not None else "")
-        name = f"{self.searcher}_{self.estimator or 'none'}_{self.dataset}_{limit}_{self.key(gt)}.jsonl"
+        protocol = f"_{self.protocol}" if registry.entry(self.searcher).uses_estimator else ""
+        name = f"{self.searcher}_{self.estimator or 'none'}_{self.dataset}_{limit}{protocol}_{self.key(gt)}.jsonl"
         return paths.cache_dir() / "searches" / name
 
 
@@ -139,22 +163,28 @@ class SearchReport:
 
     def to_dict(self) -> dict:
         costs = np.array([r["cost"] for r in self.records])
+        macs = np.array([r["macs"] for r in self.records])
+        devices = sorted({r["device"] for r in self.records})
         payload = {
             "searcher": self.spec.searcher,
             "estimator": self.spec.estimator,
             "dataset": self.spec.dataset,
             "budget": float(self.spec.budget),
             "max_queries": self.spec.max_queries,
+            "protocol": self.spec.protocol,
             "target": self.valid_target,
             **_summary(self.valid),
             "finals": self.valid.tolist(),
+            "nb201_reference": self.nb201_reference(),
             "test_target": self.test_target,
             "seeds": [r["seed"] for r in self.records],
             "archs": [r["arch"] for r in self.records],
             "arch_strings": [r["arch_str"] for r in self.records],
+            "cost_device": devices[0] if len(devices) == 1 else "mixed: " + ", ".join(devices),
             "costs": costs.tolist(),
             "total_cost": float(costs.sum()),
             "mean_cost": float(costs.mean()),
+            "mean_macs": float(macs.mean()),
             "mean_queries": float(np.mean([r["queries"] for r in self.records])),
             "resumed": self.resumed,
             "store": str(self.store),
@@ -163,6 +193,20 @@ class SearchReport:
             test = _summary(self.test)
             payload |= {f"test_{k}": v for k, v in test.items()} | {"test_finals": self.test.tolist()}
         return payload
+
+    def nb201_reference(self) -> dict | None:
+        """Welch's t-test of the mean against NB201's Table 5 figure of the same setting (None for other settings)."""
+        spec = self.spec
+        setting = {"estimator": spec.estimator, "dataset": spec.dataset, "budget": spec.budget}
+        setting["protocol"] = spec.protocol
+        if spec.searcher not in NB201_TABLE5 or setting != TABLE5_SETTING or spec.max_queries is not None:
+            return None
+        finite = self.valid[np.isfinite(self.valid)]
+        mean, std = NB201_TABLE5[spec.searcher]
+        if len(finite) < 2:
+            return None
+        test = welch(float(finite.mean()), float(finite.std(ddof=1)), len(finite), mean, std, NB201_RUNS)
+        return {"mean": mean, "std": std, "n": NB201_RUNS, **test}
 
 
 def _summary(values: np.ndarray) -> dict:
@@ -221,7 +265,7 @@ def run(
     records = tuple(done[s] for s in seeds)
     archs = np.array([r["arch"] for r in records], dtype=np.int64)
     split = default_split(spec.dataset)
-    valid = gt.metric(spec.dataset, split, "acc")[archs]
+    valid, held_out = _valid(gt, spec.dataset, split, records)
     test_dataset, test_split = _test_target(spec.dataset)
     test = None
     if test_split is not None and gt.has(test_dataset, test_split, "acc"):
@@ -230,12 +274,33 @@ def run(
         spec,
         records,
         valid,
-        f"{spec.dataset}:{split}:acc:200:mean",
+        f"{spec.dataset}:{split}:acc:200:" + ("held-out" if held_out else "mean"),
         test,
         f"{test_dataset}:{test_split}:acc:200:mean" if test is not None else None,
         resumed=len(seeds) - len(todo),
         store=path,
     )
+
+
+def _valid(gt: GroundTruth, dataset: str, split: str, records: Sequence[dict]) -> tuple[np.ndarray, bool]:
+    """Seed-mean accuracy of each chosen arch, without the seeds the search read of it where it read this target."""
+    mean = gt.metric(dataset, split, "acc")
+    own_target = [r["reads"] == [split, "acc", 200] for r in records]
+    if not any(own_target):
+        return mean[[r["arch"] for r in records]], False
+    per_seed = gt.metric(dataset, split, "acc", seeds="all")
+    stored = gt.seeds(dataset, split, "acc")
+    values = []
+    for record, reads_target in zip(records, own_target, strict=True):
+        arch = record["arch"]
+        if not reads_target:
+            values.append(mean[arch])
+            continue
+        seen = Trajectory.from_dict(record["trajectory"]).trials_seen(arch)
+        kept = [v for v, s in zip(per_seed[arch], stored, strict=True) if s not in seen and s != schema.MEAN_SEED]
+        kept = [v for v in kept if np.isfinite(v)]
+        values.append(float(np.mean(kept)) if kept else math.nan)
+    return np.asarray(values, dtype=np.float64), True
 
 
 def _test_target(dataset: str) -> tuple[str, str | None]:
@@ -271,7 +336,12 @@ def run_seed(spec: SearchSpec, gt_path: str, log: Path, seed: int) -> dict:
         spec.max_steps,
         spec.max_stall,
         spec.max_queries,
+        spec.protocol,
     )
+    reads = None
+    if lookup:  # a table read of one arch says which ground truth the estimator reads
+        probe = estimator.estimate(np.array([0]), spec.dataset, seed).reads
+        reads = None if probe is None else [probe.split, probe.metric, int(probe.hp)]
     tic = time.perf_counter()
     result: SearchResult = searcher.search(problem, seed)
     return {
@@ -279,6 +349,9 @@ def run_seed(spec: SearchSpec, gt_path: str, log: Path, seed: int) -> dict:
         "arch": result.arch,
         "arch_str": gt.arch_strings[result.arch],
         "cost": float(result.cost),
+        "device": result.device,
+        "macs": float(result.macs),
+        "reads": reads,
         "queries": int(result.trajectory.paid.sum()),
         "steps": len(result.trajectory),
         "wall_seconds": time.perf_counter() - tic,

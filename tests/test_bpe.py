@@ -1,4 +1,5 @@
-"""The `bpe` estimator: config validation, presets, hashing, and end-to-end runs through the store on synthetic data."""
+"""The `bpe` estimator: config validation, presets, hashing, store keys, and end-to-end runs through the store on
+synthetic data (costs counted apart: training and evaluation, seconds and multiply-adds)."""
 
 from __future__ import annotations
 
@@ -12,10 +13,12 @@ import pytest
 import torch
 
 from estimators import registry
-from estimators.bpe import PRESETS, SYNTHETIC_ROOT, BPEConfig, BPEEstimator, bpe
+from estimators.bpe import PRESETS, SYNTHETIC_ROOT, BPEConfig, BPEEstimator, bpe, store_key
+from harness import network
 from harness.cli import bpe_options
 from harness.cli import train as train_cli
 from harness.store import Store
+from harness.train import device_label
 
 TINY = BPEConfig(epochs=2, batch_size=64, lr=0.1, channels=4, cells=1, resolution=8)
 ARCHS = np.array([11, 284, 1000])
@@ -36,14 +39,17 @@ def test_defaults_are_the_full_nb201_protocol() -> None:
         "epochs": 200,
         "batch_size": 256,
         "lr": 0.1,
+        "lr_schedule": "epoch",
         "channels": 16,
         "cells": 5,
         "resolution": 32,
         "fraction": 1.0,
         "cutout": 0,
+        "eval_images": 0,
         "precision": "fp32",
     }
     assert PRESETS["nb201"] == config
+    assert config.to_train_config(seed=0).lr_schedule == "epoch"
 
 
 @pytest.mark.parametrize(
@@ -54,6 +60,7 @@ def test_defaults_are_the_full_nb201_protocol() -> None:
         ("batch_size", -1),
         ("lr", 0),
         ("lr", float("nan")),
+        ("lr_schedule", "cosine"),
         ("channels", True),
         ("cells", 0),
         ("resolution", 30),
@@ -62,6 +69,8 @@ def test_defaults_are_the_full_nb201_protocol() -> None:
         ("fraction", 1.5),
         ("cutout", -1),
         ("cutout", 64),
+        ("eval_images", -1),
+        ("eval_images", 0.5),
         ("precision", "fp8"),
     ],
 )
@@ -70,10 +79,12 @@ def test_invalid_fields_are_named(field: str, value: object) -> None:
         BPEConfig(**{field: value})
 
 
-def test_presets_are_valid_and_bpe1_is_the_papers() -> None:
+def test_presets_are_valid_and_bpe1_and_bpe2_are_the_papers() -> None:
     assert {"nb201", "bpe1", "bpe2", "cpu-tiny", "cpu-small", "cpu-medium"} <= set(PRESETS)
     assert all(isinstance(config, BPEConfig) for config in PRESETS.values())
     assert PRESETS["bpe1"] == BPEConfig(epochs=10, batch_size=128, lr=0.03, channels=8, cells=2, resolution=16)
+    # BPE2: 30 epochs, batch 128, lr 0.03, 16 layers (-> N = round(16 / 3) = 5), 16 channels, 16 px, fp32, no cutout
+    assert PRESETS["bpe2"] == BPEConfig(epochs=30, batch_size=128, lr=0.03, channels=16, cells=5, resolution=16)
     assert len({config.config_hash() for config in PRESETS.values()}) == len(PRESETS)
     tiny, small, medium = (PRESETS[name] for name in ("cpu-tiny", "cpu-small", "cpu-medium"))
     budget = [c.epochs * c.fraction * c.resolution**2 * c.channels**2 * c.cells for c in (tiny, small, medium)]
@@ -82,10 +93,10 @@ def test_presets_are_valid_and_bpe1_is_the_papers() -> None:
 
 def test_hash_is_stable_and_sensitive_to_every_field() -> None:
     base = BPEConfig()
-    assert base.config_hash() == "20ca5765175a04a5"  # changing this orphans every stored result
+    assert base.config_hash() == "5c868eadb0d89173"  # changing this orphans every stored result
     assert BPEConfig(lr=1).config_hash() == BPEConfig(lr=1.0).config_hash()
-    changed = {"epochs": 12, "batch_size": 128, "lr": 0.05, "channels": 8, "cells": 2, "resolution": 16,
-               "fraction": 0.5, "cutout": 16, "precision": "bf16"}  # fmt: skip
+    changed = {"epochs": 12, "batch_size": 128, "lr": 0.05, "lr_schedule": "step", "channels": 8, "cells": 2,
+               "resolution": 16, "fraction": 0.5, "cutout": 16, "eval_images": 1000, "precision": "bf16"}  # fmt: skip
     assert set(changed) == {f.name for f in fields(BPEConfig)}
     hashes = {replace(base, **{name: value}).config_hash() for name, value in changed.items()}
     assert len(hashes) == len(changed) and base.config_hash() not in hashes
@@ -100,6 +111,10 @@ def test_from_preset_and_train_config() -> None:
         BPEConfig.from_preset("bpe1", width=3)
     train_config = config.to_train_config(seed=7, device="cpu")
     assert (train_config.seed, train_config.device, train_config.epochs, train_config.lr) == (7, "cpu", 3, 0.03)
+    subset = BPEConfig(eval_images=500, lr_schedule="step")
+    assert (subset.to_train_config(0).eval_images, subset.to_train_config(0).lr_schedule) == (500, "step")
+    assert config.describe() == "e3 b128 lr0.03 C8 N2 16px f1 co0 fp32"
+    assert subset.describe().endswith("fp32 lr-step ev500")
 
 
 def test_registered_as_a_live_bpe_estimator(gt) -> None:
@@ -107,6 +122,7 @@ def test_registered_as_a_live_bpe_estimator(gt) -> None:
     assert entry.family == "bpe" and entry.live
     estimator = entry.factory(gt)
     assert isinstance(estimator, BPEEstimator) and estimator.bpe == BPEConfig()
+    assert estimator.curve is False  # one final evaluation by default
     assert estimator.config == BPEConfig().to_dict() | {"eval_split": "x-valid"}
     with pytest.raises(ValueError, match="eval_split"):
         bpe(gt, eval_split="test")
@@ -119,6 +135,19 @@ def _estimator(gt, store: Path, **options) -> BPEEstimator:
     return bpe(gt, TINY, store=store, **options)
 
 
+def test_store_key_is_the_estimators_and_names_eval_split_and_data(gt, tmp_path: Path) -> None:
+    estimator = _estimator(gt, tmp_path / "results.h5")
+    assert store_key(TINY, "x-valid", SYNTHETIC_ROOT) == estimator.key
+    assert store_key(TINY, "x-valid", SYNTHETIC_ROOT) != TINY.config_hash()
+    assert store_key(TINY) == bpe(gt, TINY, data_root=str(tmp_path)).key  # real data: no "data" entry
+    assert store_key(TINY, "ori-test") == bpe(gt, TINY, eval_split="ori-test").key != store_key(TINY)
+
+
+def _forward(gt, arch: int, config: BPEConfig = TINY) -> float:
+    """Multiply-adds of one forward pass of `arch` under `config` on 10 classes."""
+    return network.flops(gt.arch(arch), config.channels, config.cells, 10, config.resolution) * 1e6
+
+
 @pytest.mark.slow
 def test_estimates_through_the_store_and_a_rerun_skips_stored_work(gt, tmp_path: Path) -> None:
     path = tmp_path / "results.h5"
@@ -126,6 +155,12 @@ def test_estimates_through_the_store_and_a_rerun_skips_stored_work(gt, tmp_path:
     assert first.metadata["computed"] == 2 and first.metadata["reused"] == 0
     assert np.isfinite(first.scores).all() and (first.scores >= 0).all() and (first.scores <= 100).all()
     assert (first.costs > 0).all() and first.metadata["total_macs"] > 0 and first.metadata["failures"] == []
+    assert first.device == device_label("auto")
+    forward = np.array([_forward(gt, a) for a in ARCHS[:2]])
+    np.testing.assert_allclose(first.train_macs, forward * 512 * TINY.epochs * 3)  # synthetic: 512 train images
+    np.testing.assert_allclose(first.eval_macs, forward * 256 * 1)  # the 256 x-valid images, evaluated once
+    assert first.metadata["total_macs"] == pytest.approx(float(first.macs.sum()))
+    assert first.metadata["total_eval_macs"] == pytest.approx(float(first.eval_macs.sum()))
 
     second = _estimator(gt, path).estimate(ARCHS, "cifar10-valid", seed=0)
     assert second.metadata["computed"] == 1 and second.metadata["reused"] == 2
@@ -138,8 +173,31 @@ def test_estimates_through_the_store_and_a_rerun_skips_stored_work(gt, tmp_path:
         assert store.config(key) == {"estimator": "bpe", "config": config}
         table = store.results(key, "cifar10-valid")
         assert sorted(table.arch.tolist()) == sorted(ARCHS.tolist())
-        assert (table.curve_length == TINY.epochs).all() and np.isfinite(table.curves).all()
+        assert (table.curve_length == TINY.epochs).all()
+        assert np.isnan(table.curves[:, :-1]).all() and np.isfinite(table.curves[:, -1]).all()  # evaluated once
         assert set(table.score.tolist()) == set(second.scores.tolist())
+        assert (table.eval_seconds > 0).all() and (table.eval_seconds < table.wall_seconds).all()
+    np.testing.assert_allclose(second.eval_macs, [_forward(gt, a) * 256 for a in ARCHS])
+
+
+@pytest.mark.slow
+def test_eval_subset_and_curve_are_costed_apart(gt, tmp_path: Path) -> None:
+    path = tmp_path / "results.h5"
+    forward = _forward(gt, int(ARCHS[0]))
+    measured = {}
+    for size in (32, 96):
+        config = replace(TINY, eval_images=size)
+        estimator = bpe(gt, config, store=path, data_root=SYNTHETIC_ROOT, workers=1, threads=1, progress=False)
+        measured[size] = estimator.estimate(ARCHS[:1], "cifar10-valid", seed=0)
+        assert measured[size].eval_macs[0] == pytest.approx(forward * size)
+        assert measured[size].train_macs[0] == pytest.approx(forward * 512 * TINY.epochs * 3)
+    assert measured[96].eval_macs[0] == pytest.approx(3 * measured[32].eval_macs[0])
+    assert measured[32].metadata["store_key"] != measured[96].metadata["store_key"]  # the subset changes scores
+    curve = _estimator(gt, path, curve=True).estimate(ARCHS[:1], "cifar10-valid", seed=0)
+    assert curve.eval_macs[0] == pytest.approx(forward * 256 * TINY.epochs)  # after every epoch
+    assert curve.metadata["total_eval_seconds"] > 0
+    table = Store(path, readonly=True).results(curve.metadata["store_key"], "cifar10-valid")
+    assert np.isfinite(table.curves).all()
 
 
 @pytest.mark.slow
@@ -196,6 +254,9 @@ def test_train_command_prints_curve_and_cost(embedded_gt_path: Path, capsys, one
     payload = json.loads(capsys.readouterr().out)
     assert payload["arch"] == 11 and payload["bpe"]["epochs"] == 2 and len(payload["curve"]) == 2
     assert 0 <= payload["score"] <= 100 and payload["train_seconds"] > 0 and payload["macs"] > 0
+    config = BPEConfig.from_preset("cpu-tiny", epochs=2, fraction=1.0)
+    assert payload["store_key"] == store_key(config, "x-valid", SYNTHETIC_ROOT)  # where `estimate` stores this BPE
+    assert payload["eval_macs"] > 0 and payload["device"] == device_label("auto")
     assert payload["nb201_200_epoch_accuracy"] > 50  # arch 11's recorded x-valid accuracy
 
     arch_str = payload["arch_str"]
@@ -203,6 +264,7 @@ def test_train_command_prints_curve_and_cost(embedded_gt_path: Path, capsys, one
     assert args.handler(args) == 0
     log = capsys.readouterr().out
     assert "epoch   1/1" in log and "cost:" in log and "NB201 200-epoch x-valid accuracy" in log
+    assert f"store key {store_key(BPEConfig.from_preset('cpu-tiny', epochs=1), 'x-valid', SYNTHETIC_ROOT)}" in log
     with pytest.raises(ValueError, match="arch index"):
         bad = _parse(train_cli.add_parser, ["train", "99999", *common])
         bad.handler(bad)

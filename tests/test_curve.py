@@ -1,4 +1,5 @@
-"""Learning-curve extrapolation: features, the regressor on curves with a known law, the stored-curve estimator."""
+"""Learning-curve extrapolation: features, the regressor on curves with a known law, the stored-curve estimator, the
+one-seed read and the runs it pays for."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 
 import estimators
 from estimators import curve
+from estimators.base import NB201_GPU
 from harness import metrics, network, space
 from harness.groundtruth import GroundTruth, schema
 
@@ -88,7 +90,12 @@ def write_curves_csv(path, gt: GroundTruth, archs: np.ndarray, curves: np.ndarra
     path.write_text("\n".join(lines) + "\n")
 
 
-def test_estimator_fits_on_other_archs_and_prices_partial_training(gt, tmp_path) -> None:
+def forward_macs(gt: GroundTruth, archs, num_classes: int = 10) -> np.ndarray:
+    """Multiply-adds of one forward pass of each arch at NB201 size and 32 px."""
+    return np.array([network.flops(gt.arch(int(a)), num_classes=num_classes) * 1e6 for a in archs])
+
+
+def test_estimator_fits_on_other_archs_and_pays_every_run_of_a_seed_mean_curve(gt, tmp_path) -> None:
     archs = np.arange(100, 140)
     curves, _ = law_curves(40, epochs=200)
     write_curves_csv(tmp_path / "curves.csv", gt, archs, curves)
@@ -98,9 +105,20 @@ def test_estimator_fits_on_other_archs_and_prices_partial_training(gt, tmp_path)
     assert np.all(np.isfinite(estimation.scores[:10])) and np.isnan(estimation.scores[10])
     fit = estimation.metadata["fit_archs"]
     assert len(fit) == 20 and not set(fit) & set(asked.tolist())
-    fit_cost = gt.train_seconds("cifar10-valid")[fit].sum()
-    expected = gt.train_seconds("cifar10-valid", epochs=10)[asked[:10]] + fit_cost / 10
+    runs = 3  # the CSV's curves are seed means of NB201's three runs: all three are paid
+    assert estimation.metadata["mean_runs"] == runs and estimation.metadata["n_seed_mean_curves"] == 10
+    fit_cost = runs * gt.train_seconds("cifar10-valid")[fit].sum()
+    expected = runs * gt.train_seconds("cifar10-valid", epochs=10)[asked[:10]] + fit_cost / 10
     np.testing.assert_allclose(estimation.costs, [*expected, 0])
+    assert estimation.device == NB201_GPU
+    forward, fit_forward = forward_macs(gt, asked[:10]), forward_macs(gt, fit)
+    train_fit = (fit_forward * 25_000 * 200 * 3 * runs).sum() / 10
+    np.testing.assert_allclose(estimation.train_macs, [*(forward * 25_000 * 10 * 3 * runs + train_fit), 0])
+    eval_fit = (fit_forward * 25_000 * 200 * runs).sum() / 10
+    np.testing.assert_allclose(estimation.eval_macs, [*(forward * 25_000 * 10 * runs + eval_fit), 0])
+    assert estimation.reads is not None and (estimation.reads.seeds == schema.MEAN_SEED).all()
+    one_run = estimators.create("curve-k10", gt, curves_csv=str(tmp_path / "curves.csv"), n_train=20, mean_runs=1)
+    np.testing.assert_allclose(one_run.estimate(asked, "cifar10-valid", seed=0).costs, [*expected / runs, 0])
     assert estimation.metadata["n_without_curve"] == 1
     assert estimator.config == {"k": 10, "model": "gradient_boosting", "n_train": 20}
     with pytest.raises(ValueError, match="none of the 2 archs asked for has a stored curve"):
@@ -111,24 +129,78 @@ def test_estimator_fits_on_other_archs_and_prices_partial_training(gt, tmp_path)
         )
 
 
-def test_curves_come_from_the_ground_truth_where_it_has_them(embedded_gt_path, tmp_path) -> None:
-    path = tmp_path / "gt.h5"
-    shutil.copy(embedded_gt_path, path)
-    archs = np.arange(30)
-    curves, finals = law_curves(30, epochs=25)
+def with_curves(source, path, archs: np.ndarray, seeds: tuple[int, ...], epochs: int = 25) -> np.ndarray:
+    """A copy of the ground truth at `path` with law curves of `archs` on cifar100 x-valid for `seeds`; returns them."""
+    shutil.copy(source, path)
     with h5py.File(path, "a") as h5:
         n = h5["arch_strings"].shape[0]
-        values, curve_values = np.full((n, 1), np.nan), np.full((n, 1, 25), np.nan)
-        values[archs, 0], curve_values[archs, 0] = finals, curves
-        table = schema.Table(values, (777,), curve_values)
+        values, curve_values = np.full((n, len(seeds)), np.nan), np.full((n, len(seeds), epochs), np.nan)
+        for column in range(len(seeds)):
+            curves, finals = law_curves(len(archs), epochs=epochs, seed=column)
+            values[archs, column], curve_values[archs, column] = finals, curves
+        table = schema.Table(values, seeds, curve_values)
         schema.write_table(h5, f"{schema.group_path('cifar100', 200, 'x-valid')}/acc", table)
-    with GroundTruth.open(path, build=False) as handle:
+    return curve_values
+
+
+def test_curves_come_from_the_ground_truth_where_it_has_them(embedded_gt_path, tmp_path) -> None:
+    archs = np.arange(30)
+    curve_values = with_curves(embedded_gt_path, tmp_path / "gt.h5", archs, (777,))
+    with GroundTruth.open(tmp_path / "gt.h5", build=False) as handle:
         stored = curve.stored_curves(handle, "cifar100", epochs=20)
         assert stored.archs.tolist() == archs.tolist() and "ground truth" in stored.source
-        np.testing.assert_allclose(stored.curves, curves[:, :20])
-        np.testing.assert_allclose(stored.finals, handle.metric("cifar100", "x-valid", "acc")[archs])
+        np.testing.assert_allclose(stored.curves, curve_values[archs, 0, :20])
+        # the final of the same run (seed 777), not the mean over the seeds the ground truth has
+        np.testing.assert_allclose(stored.finals, handle.metric("cifar100", "x-valid", "acc", seeds=777)[archs])
+        assert (stored.seeds == 777).all() and (stored.runs == 1).all()
         with pytest.raises(ValueError, match="no stored 200-epoch x-valid curves for ImageNet16-120"):
             curve.stored_curves(handle, "ImageNet16-120", epochs=20)
+
+
+def test_choose_seeds_draws_one_available_seed_per_arch_reproducibly() -> None:
+    available = np.array([[1, 1, 0], [0, 0, 0], [0, 1, 0], [1, 1, 1]] * 50, dtype=bool)
+    chosen = curve.choose_seeds(available, seed=0)
+    np.testing.assert_array_equal(chosen, curve.choose_seeds(available, seed=0))
+    assert all(available[i, c] for i, c in enumerate(chosen) if c >= 0)
+    assert (chosen[1::4] == -1).all() and (chosen[2::4] == 1).all()
+    assert set(chosen[3::4].tolist()) == {0, 1, 2} and set(chosen[0::4].tolist()) == {0, 1}
+    assert not np.array_equal(chosen, curve.choose_seeds(available, seed=1))
+    changed = available.copy()
+    changed[0] = [False, False, True]
+    again = curve.choose_seeds(changed, seed=0)
+    assert again[0] == 2 and np.array_equal(again[1:], chosen[1:])  # an arch's draw ignores the other archs
+
+
+def test_one_seed_curve_is_read_per_arch_and_one_run_paid(embedded_gt_path, tmp_path) -> None:
+    archs = np.arange(40)
+    curve_values = with_curves(embedded_gt_path, tmp_path / "gt.h5", archs, (777, 888))
+    with GroundTruth.open(tmp_path / "gt.h5", build=False) as handle:
+        stored = curve.stored_curves(handle, "cifar100", epochs=20, seed=0)
+        assert stored.archs.tolist() == archs.tolist() and set(stored.seeds.tolist()) == {777, 888}
+        column = np.where(stored.seeds == 777, 0, 1)
+        np.testing.assert_allclose(stored.curves, curve_values[archs, column, :20])
+        finals = handle.metric("cifar100", "x-valid", "acc", seeds="all")
+        seed_columns = [handle.seeds("cifar100", "x-valid", "acc").index(s) for s in stored.seeds]
+        np.testing.assert_allclose(stored.finals, finals[archs, seed_columns])
+        assert (stored.runs == 1).all()
+        other = curve.stored_curves(handle, "cifar100", epochs=20, seed=1)
+        assert not np.array_equal(other.seeds, stored.seeds)
+
+        asked = archs[:10]
+        estimation = estimators.create("curve-k10", handle, n_train=20).estimate(asked, "cifar100", seed=0)
+        assert np.all(np.isfinite(estimation.scores)) and estimation.device == NB201_GPU
+        reads = estimation.reads
+        assert reads is not None and (reads.split, reads.metric, reads.hp) == ("x-valid", "acc", 200)
+        np.testing.assert_array_equal(reads.seeds, curve.stored_curves(handle, "cifar100", 10, seed=0).seeds[asked])
+        fit = estimation.metadata["fit_archs"]
+        fit_cost = handle.train_seconds("cifar100")[fit].sum()  # one run per fit curve
+        expected = handle.train_seconds("cifar100", epochs=10)[asked] + fit_cost / 10
+        np.testing.assert_allclose(estimation.costs, expected)
+        forward, fit_forward = forward_macs(handle, asked, 100), forward_macs(handle, fit, 100)
+        train_fit = (fit_forward * 50_000 * 200 * 3).sum() / 10
+        np.testing.assert_allclose(estimation.train_macs, forward * 50_000 * 10 * 3 + train_fit)
+        np.testing.assert_allclose(estimation.eval_macs, forward * 5_000 * 10 + (fit_forward * 5_000 * 200).sum() / 10)
+        assert estimation.metadata["n_seed_mean_curves"] == 0
 
 
 @pytest.mark.shared_data

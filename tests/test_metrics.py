@@ -1,3 +1,5 @@
+import math
+
 import numpy as np
 import pytest
 from scipy import stats
@@ -17,8 +19,9 @@ def test_perfect_and_reversed_rankings():
     assert metrics.kendall_tau(truth * 2, truth) == pytest.approx(1.0)
     assert metrics.kendall_tau(-truth, truth) == pytest.approx(-1.0)
     assert metrics.spearman(truth**3, truth) == pytest.approx(1.0)
-    assert metrics.precision_at_top(truth, truth, 10) == 1.0
-    assert metrics.precision_at_top(-truth, truth, 10) == 0.0
+    many = np.arange(200.0)
+    assert metrics.precision_at_top(many, many, 10) == 1.0
+    assert metrics.precision_at_top(-many, many, 10) == 0.0
     assert metrics.regret(truth, truth) == 0.0
     assert metrics.regret(-truth, truth) == 49.0
 
@@ -93,3 +96,18 @@ def test_bad_inputs():
         metrics.top_k(np.ones(3), 0)
     with pytest.raises(ValueError, match="at least 2"):
         metrics.rank_report(np.ones(1), np.ones(1))
+
+
+def test_top_k_metrics_need_ten_archs_in_the_top_set():
+    """A precision or tau over 2 archs says nothing: below 10 archs in the top set they are n/a, CI included."""
+    rng = np.random.default_rng(0)
+    truth = rng.normal(size=50)
+    scores = truth + rng.normal(size=50)
+    report = metrics.rank_report(scores, truth, n_boot=50)
+    assert math.isnan(report.precision_at_5.value) and math.isnan(report.precision_at_5.low)
+    assert math.isnan(report.tau_top_5.value) and math.isnan(report.tau_top_10.value)
+    truth = rng.normal(size=400)
+    report = metrics.rank_report(truth + rng.normal(scale=0.3, size=400), truth, n_boot=200)
+    for estimate in (report.precision_at_5, report.tau_top_5, report.tau_top_10):
+        assert estimate.low <= estimate.value <= estimate.high and estimate.high - estimate.low > 0
+    assert report.tau_top_10.value < report.kendall_tau.value  # inside the top set the ranking is harder

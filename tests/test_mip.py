@@ -282,7 +282,8 @@ class SyntheticEstimator:
         rng = np.random.default_rng(int(hashlib.sha256(str(sorted(self.config.items())).encode()).hexdigest()[:8], 16))
         noise = 4.0 / (self.config["epochs"] * self.config["channels"])
         scores = self.truth[archs] + rng.normal(0, noise, len(archs))
-        return Estimation(archs, scores, np.full(len(archs), 2.0))
+        zeros = np.zeros(len(archs))
+        return Estimation(archs, scores, np.full(len(archs), 2.0), "test-device", zeros, zeros)
 
 
 def test_killed_run_resumes_from_the_store(tmp_path):

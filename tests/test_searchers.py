@@ -14,10 +14,10 @@ import estimators.bpe
 import searchers
 from estimators.base import Estimation
 from estimators.bpe import PRESETS, SYNTHETIC_ROOT
-from harness import space
+from harness import metrics, space
 from harness.cli import EXIT_BAD_INPUT, main
 from harness.train import TrainConfig
-from searchers.base import BudgetExhausted, Oracle, Problem
+from searchers.base import BudgetExhausted, Oracle, Problem, Trajectory
 from searchers.darts import DartsConfig, SuperNet, _Step
 from searchers.run import SearchSpec, run, seed_store
 
@@ -60,18 +60,23 @@ class CountingEstimator:
         self.asked.extend(int(a) for a in archs)
         codes = _codes(archs)
         scores = (codes == CONV3).sum(axis=1) + 0.01 * (codes == 2).sum(axis=1)
-        return Estimation(archs, scores.astype(float), 10.0 + archs % 7)
+        macs = np.full(len(archs), 1e9)
+        return Estimation(archs, scores.astype(float), 10.0 + archs % 7, "test-device", macs, macs / 10)
 
 
-def _problem(budget: float = 600.0, lookup: bool = False, max_steps: int = 10_000, estimator=None) -> Problem:
-    return Problem("cifar10-valid", budget, ARCHS, estimator or CountingEstimator(), lookup, max_steps)
+def _problem(
+    budget: float = 600.0, lookup: bool = False, max_steps: int = 10_000, estimator=None, protocol: str = "dedup"
+) -> Problem:
+    """A synthetic problem; most tests check the `dedup` protocol's bookkeeping, the nb201 tests say so."""
+    estimator = estimator or CountingEstimator()
+    return Problem("cifar10-valid", budget, ARCHS, estimator, lookup, max_steps, protocol=protocol)
 
 
-def _search(name: str, seed: int = 0, budget: float = 600.0):
+def _search(name: str, seed: int = 0, budget: float = 600.0, protocol: str = "dedup"):
     if name.startswith("darts"):
         searcher = searchers.create(name, config=TINY_DARTS)
         return searcher.search(Problem("cifar10-valid", 600.0, ARCHS), seed)
-    return searchers.create(name).search(_problem(budget), seed)
+    return searchers.create(name).search(_problem(budget, protocol=protocol), seed)
 
 
 def test_registry_lists_the_four_algorithms() -> None:
@@ -157,7 +162,7 @@ def test_free_estimator_stops_at_the_step_limit() -> None:
 
 
 def test_a_search_that_only_revisits_known_archs_stops() -> None:
-    oracle = Oracle(Problem("cifar10-valid", 1e9, ARCHS, CountingEstimator(), max_stall=3), seed=0)
+    oracle = Oracle(Problem("cifar10-valid", 1e9, ARCHS, CountingEstimator(), max_stall=3, protocol="dedup"), seed=0)
     oracle.score(1)
     for _ in range(3):
         oracle.score(1)
@@ -237,6 +242,14 @@ def test_darts_stops_when_the_budget_is_spent() -> None:
     assert result.metadata["epochs_done"] < 10_000
 
 
+def _held_out(gt, record: dict) -> float:
+    """Seed-mean x-valid accuracy of a record's arch without the seeds its search read of it."""
+    seen = Trajectory.from_dict(record["trajectory"]).trials_seen(record["arch"])
+    values = gt.metric("cifar10-valid", "x-valid", "acc", seeds="all")[record["arch"]]
+    kept = [v for v, s in zip(values, (777, 888, 999), strict=True) if s not in seen and np.isfinite(v)]
+    return float(np.mean(kept)) if kept else math.nan
+
+
 def test_run_stores_seeds_and_resumes(gt, tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("BPEBENCH_CACHE_DIR", str(tmp_path))
     spec = SearchSpec("rs", "tabular-hp200-seed", "cifar10-valid", 20_000.0)
@@ -247,8 +260,8 @@ def test_run_stores_seeds_and_resumes(gt, tmp_path, monkeypatch) -> None:
     again = run(spec, gt, [0, 1, 2], progress=False)
     assert again.resumed == 2
     assert [r["arch"] for r in again.records[:2]] == [r["arch"] for r in first.records]
-    truth = gt.metric("cifar10-valid", "x-valid", "acc")
-    np.testing.assert_array_equal(again.valid, truth[[r["arch"] for r in again.records]])
+    assert again.valid_target.endswith(":held-out")
+    np.testing.assert_array_equal(again.valid, [_held_out(gt, r) for r in again.records])
     fresh = run(spec, gt, [0, 1, 2], resume=False, progress=False)
     assert fresh.resumed == 0 and [r["arch"] for r in fresh.records] == [r["arch"] for r in again.records]
 
@@ -290,6 +303,7 @@ def test_parallel_seeds_match_serial_ones(gt, tmp_path, monkeypatch) -> None:
         (["search", "darts-v1", "--queries", "5"], "query limit does not apply"),
         (["search", "darts-v1", "--budget", "10", "--preset", "bpe1"], "--preset"),
         (["search", "darts-v1", "--budget", "10", "--cutout", "8"], "--cutout"),
+        (["search", "darts-v1", "--budget", "10", "--eval-images", "8"], "--eval-images"),
         (["search", "rea", "--estimator", "params", "--budget", "10", "--device", "cpu"], "darts-* only"),
         (["search", "rs", "--estimator", "params", "--budget", "10", "--policy-lr", "0.1"], "reinforce only"),
         (["search", "rs", "--estimator", "params", "--budget", "10", "--data-root", "x"], "--data-root apply"),
@@ -305,11 +319,12 @@ def test_cli_json_reports_ground_truth_per_seed(gt, embedded_gt_path, capsys) ->
     argv = ["search", "rea", "--estimator", "tabular-hp200-seed", "--budget", "20000", "--seeds", "3"]
     assert main([*argv, "--groundtruth", str(embedded_gt_path), "--json"]) == 0
     payload = json.loads(capsys.readouterr().out)
-    assert {"mean", "std", "n", "finals", "archs", "total_cost"} <= set(payload)
-    assert payload["n"] == 3 and len(payload["finals"]) == 3
-    truth = gt.metric("cifar10-valid", "x-valid", "acc")[payload["archs"]]
-    np.testing.assert_allclose(payload["finals"], truth)
-    assert payload["mean"] == pytest.approx(truth.mean()) and payload["std"] == pytest.approx(truth.std())
+    assert {"mean", "std", "n", "finals", "archs", "total_cost", "mean_macs", "cost_device"} <= set(payload)
+    assert payload["protocol"] == "nb201" and payload["cost_device"] == "nb201-gpu" and payload["mean_macs"] > 0
+    assert len(payload["finals"]) == 3 and payload["target"].endswith(":held-out")
+    assert payload["nb201_reference"] is None  # not a Table 5 setting
+    finite = [v for v in payload["finals"] if v is not None]
+    assert payload["n"] == len(finite) and payload["mean"] == pytest.approx(np.mean(finite))
     assert all(cost <= 20_000 for cost in payload["costs"])
 
 
@@ -323,7 +338,7 @@ def test_cli_runs_darts_on_synthetic_data(embedded_gt_path, capsys) -> None:
 
 def test_query_limit_ends_a_search_after_that_many_paid_archs() -> None:
     estimator = CountingEstimator()
-    problem = Problem("cifar10-valid", math.inf, ARCHS, estimator, max_queries=7)
+    problem = Problem("cifar10-valid", math.inf, ARCHS, estimator, max_queries=7, protocol="dedup")
     for name in BLACK_BOX:
         estimator.asked.clear()
         result = searchers.create(name).search(problem, seed=1)
@@ -384,13 +399,93 @@ def test_cli_searches_with_a_live_bpe(embedded_gt_path, capsys) -> None:
     assert payload["total_cost"] > 0  # measured training seconds
 
 
+def test_nb201_protocol_pays_every_query_and_draws_a_trial_each_time(gt) -> None:
+    """NB201 re-queries and re-pays a repeated arch, and each query sees one recorded trial at random."""
+    estimator = CountingEstimator()
+    oracle = Oracle(_problem(budget=25.0, estimator=estimator, protocol="nb201"), seed=0)
+    oracle.score(7)
+    oracle.score(7)
+    assert oracle.spent == 20.0 and estimator.asked == [7, 7] and oracle.paid_queries == 2
+    with pytest.raises(BudgetExhausted):
+        oracle.score(7)
+    assert oracle.trajectory().paid.tolist() == [True, True]
+
+    seeds = gt.metric("cifar10-valid", "x-valid", "acc", seeds="all")
+    three = int(np.flatnonzero(np.isfinite(seeds).all(axis=1))[0])
+    problem = Problem("cifar10-valid", 1e9, gt.arch_strings, estimators.create("tabular-hp200-seed", gt), lookup=True)
+    oracle = Oracle(problem, seed=0)
+    values = {oracle.score(three) for _ in range(30)}
+    trajectory = oracle.trajectory()
+    assert values == set(seeds[three].tolist()) and set(trajectory.trial.tolist()) == {777, 888, 999}
+    assert trajectory.paid.all() and oracle.spent == pytest.approx(30 * trajectory.cost[0])
+
+
+def test_nb201_rea_tournament_samples_with_replacement() -> None:
+    """With the whole population in the tournament, sampling with replacement sometimes misses the best member."""
+    missed = {}
+    for protocol in ("nb201", "dedup"):
+        searcher = searchers.create("rea", population=5, sample_size=5)
+        result = searcher.search(_problem(3000.0, protocol=protocol), seed=2)
+        archs, scores, parents = result.trajectory.arch, result.trajectory.score, result.metadata["parents"]
+        misses = 0
+        for step, parent in enumerate(parents, start=5):
+            alive_scores, alive = scores[step - 5 : step], archs[step - 5 : step]
+            misses += scores[step - 5 : step][alive == parent][0] < alive_scores.max()
+        missed[protocol] = misses
+    assert missed["dedup"] == 0 and missed["nb201"] > 5, missed
+
+
+def test_nb201_mutation_picks_a_node_then_an_incoming_edge() -> None:
+    rng = np.random.default_rng(0)
+    parent = ARCHS[1234]
+    edges = []
+    for _ in range(6000):
+        child = space.mutate_node_edge(parent, rng)
+        changed = [e for e, (a, b) in enumerate(zip(space.parse(parent), space.parse(child), strict=True)) if a != b]
+        assert len(changed) == 1
+        edges.append(changed[0])
+    share = np.bincount(edges, minlength=6) / len(edges)
+    np.testing.assert_allclose(share, [1 / 3, 1 / 6, 1 / 6, 1 / 9, 1 / 9, 1 / 9], atol=0.02)
+
+
+def test_reinforce_can_answer_its_policy_argmax() -> None:
+    problem = replace(_problem(budget=300.0, protocol="nb201"))
+    result = searchers.create("reinforce", answer="policy").search(problem, seed=0)
+    argmax = np.array(result.metadata["policy"]).argmax(axis=1)
+    assert result.arch == ARCHS.index(space.format_ops([space.OPS[k] for k in argmax]))
+    best = searchers.create("reinforce").search(problem, seed=0)
+    assert best.arch == best.trajectory.best[-1]
+
+
+def test_protocol_is_part_of_a_search_identity(gt) -> None:
+    nb201 = SearchSpec("rea", "tabular-hp200-seed", "cifar10-valid", 12_000.0)
+    dedup = replace(nb201, protocol="dedup")
+    assert nb201.protocol == "nb201" and nb201.key(gt) != dedup.key(gt)
+    with pytest.raises(ValueError, match="protocol"):
+        replace(nb201, protocol="nope")
+
+
+def test_welch_test_against_a_published_mean() -> None:
+    same = metrics.welch(91.19, 0.31, 500, 91.19, 0.31, 500)
+    assert same["t"] == 0 and same["p"] == pytest.approx(1.0)
+    far = metrics.welch(91.0, 0.3, 500, 91.19, 0.31, 500)
+    assert far["t"] == pytest.approx(-0.19 / math.sqrt(0.3**2 / 500 + 0.31**2 / 500)) and far["p"] < 1e-10
+    assert 990 < far["df"] < 998
+    with pytest.raises(ValueError, match="at least 2"):
+        metrics.welch(1.0, 0.1, 1, 1.0, 0.1, 500)
+
+
+KNOWN_GAP = "measured 91.01 +- 0.31 (n=500) against NB201's 91.09 +- 0.37: Welch z = -3.6 (README, Table 5)"
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    ("name", "nb201_mean", "nb201_std"), [("rs", 90.93, 0.36), ("rea", 91.19, 0.31), ("reinforce", 91.09, 0.37)]
+    "name", ["rs", "rea", pytest.param("reinforce", marks=pytest.mark.xfail(reason=KNOWN_GAP, strict=True))]
 )
-def test_table5_within_one_std_of_nb201(name: str, nb201_mean: float, nb201_std: float, gt_hp12) -> None:
-    """NB201 Table 5 (cifar10-valid): 12-epoch tabular scores, 12,000 s budget; 100 seeds here."""
-    report = run(SearchSpec(name, "tabular-hp12", "cifar10-valid", 12_000.0), gt_hp12, range(100), progress=False)
-    summary = report.to_dict()
-    assert summary["n"] == 100
-    assert abs(summary["mean"] - nb201_mean) < nb201_std
+def test_table5_agrees_with_nb201_by_welch_test(name: str, gt_hp12) -> None:
+    """NB201 Table 5 (cifar10-valid): 12-epoch table, 12,000 s budget, nb201 protocol, 500 seeds against NB201's 500."""
+    spec = SearchSpec(name, "tabular-hp12", "cifar10-valid", 12_000.0)
+    summary = run(spec, gt_hp12, range(500), progress=False).to_dict()
+    reference = summary["nb201_reference"]
+    assert summary["n"] == 500 and reference["n_a"] == 500 and reference["n_b"] == 500
+    assert reference["p"] > 0.01, reference  # no disagreement detectable at the 1% level

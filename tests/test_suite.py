@@ -1,3 +1,4 @@
+import math
 import shutil
 
 import pytest
@@ -51,13 +52,22 @@ def test_leaderboard_is_deterministic(tiny_run, tmp_path):
         assert a.read_bytes() == b.read_bytes(), a.name
     text = (tmp_path / "a" / "LEADERBOARD.md").read_text()
     assert "tabular-hp200-seed" in text and "pareto_cifar100.png" in text and tiny_run["provenance"]["commit"] in text
-    assert "| cifar10-valid | rea | params | 5 archs | 2 |" in text
+    assert "| cifar10-valid | rea | params | 5 archs | nb201 | 2 |" in text
+    assert "Noise ceiling: two independent full trainings" in text and ":held-out" in text
     assert {p.name for p in first} >= {"leaderboard.csv", "leaderboard.html", "search_trajectories.png"}
 
 
 def test_ceiling_outranks_params(tiny_run):
-    rows = {(r.estimator, r.dataset): r for r in report.build_report("tiny").estimators}
-    assert rows[("tabular-hp200-seed", "cifar10-valid")].kendall_tau > rows[("params", "cifar10-valid")].kendall_tau
+    built = report.build_report("tiny")
+    rows = {(r.estimator, r.dataset): r for r in built.estimators}
+    ceiling = rows[("tabular-hp200-seed", "cifar10-valid")]
+    size = rows[("params", "cifar10-valid")]
+    assert ceiling.kendall_tau > size.kendall_tau
+    assert ceiling.target.endswith(":held-out") and size.target.endswith(":mean")
+    assert ceiling.device == "nb201-gpu" and ceiling.train_macs_per_arch > 0 and size.device == "none"
+    assert {c.dataset for c in built.ceilings} == {"cifar10-valid", "cifar100"}
+    assert all(c.seeds == "777 vs 888" and c.n == 60 for c in built.ceilings)
+    assert math.isnan(ceiling.precision_at_5) and math.isnan(ceiling.tau_top_10)  # 3 and 6 archs: below k = 10
 
 
 def test_missing_data_is_skipped_with_reason(embedded_gt_path, tmp_path, monkeypatch):

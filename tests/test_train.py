@@ -1,4 +1,5 @@
-"""The training loop: config validation, batched augmentation, schedule, determinism, failure handling, costs."""
+"""The training loop: config validation, batched augmentation, schedule, determinism, failure handling, costs,
+the evaluation subset and the device label."""
 
 from __future__ import annotations
 
@@ -38,12 +39,15 @@ def toy() -> data.DatasetSplits:
         ({"batch_size": 2.5}, "batch_size"),
         ({"lr": -0.1}, "lr"),
         ({"lr": float("nan")}, "lr"),
+        ({"lr_schedule": "cosine"}, "lr_schedule"),
         ({"channels": True}, "channels"),
         ({"cells": 0}, "cells"),
         ({"resolution": 30}, "resolution"),
         ({"resolution": 4}, "resolution"),
         ({"fraction": 1.5}, "fraction"),
         ({"cutout": 40}, "cutout"),
+        ({"eval_images": -1}, "eval_images"),
+        ({"eval_images": 2.5}, "eval_images"),
         ({"precision": "fp8"}, "precision"),
         ({"seed": -1}, "seed"),
         ({"device": "gpu0"}, "device"),
@@ -59,6 +63,7 @@ def test_config_defaults_are_nb201s_protocol() -> None:
     config = train.TrainConfig()
     assert (config.epochs, config.batch_size, config.lr, config.channels, config.cells) == (200, 256, 0.1, 16, 5)
     assert (config.resolution, config.fraction, config.cutout, config.precision) == (32, 1.0, 0, "fp32")
+    assert (config.lr_schedule, config.eval_images) == ("epoch", 0)
     with pytest.raises(AttributeError):
         config.epochs = 1  # type: ignore[misc]
 
@@ -81,6 +86,38 @@ def test_cosine_schedule_runs_from_lr_to_zero() -> None:
     assert train.cosine_lr(0.1, 99, 100) == pytest.approx(0.1 * (1 + math.cos(math.pi * 0.99)) / 2)
     values = [train.cosine_lr(0.1, t, 100) for t in range(100)]
     assert all(a > b for a, b in itertools.pairwise(values)) and values[-1] < 3e-5
+
+
+def _learning_rates(monkeypatch: pytest.MonkeyPatch, toy: data.DatasetSplits, config: train.TrainConfig) -> list:
+    """The learning rate of every optimiser step of a run under `config`."""
+    seen: list[float] = []
+    step = torch.optim.SGD.step
+
+    def recording(self, *args, **kwargs):
+        seen.append(self.param_groups[0]["lr"])
+        return step(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.SGD, "step", recording)
+    train.train(ARCH, config, toy, record_curve=False)
+    return seen
+
+
+def test_default_schedule_steps_once_per_epoch_as_nb201(monkeypatch, toy: data.DatasetSplits) -> None:
+    config = replace(TINY, epochs=2)
+    assert config.lr_schedule == "epoch"
+    steps = 512 // 64  # per epoch
+    assert _learning_rates(monkeypatch, toy, config) == pytest.approx([0.1] * steps + [0.05] * steps)
+    three = _learning_rates(monkeypatch, toy, replace(TINY, epochs=3))
+    expected = [0.1 * (1 + math.cos(math.pi * e / 3)) / 2 for e in range(3)]
+    assert three == pytest.approx([lr for lr in expected for _ in range(steps)])
+    assert _learning_rates(monkeypatch, toy, replace(TINY, epochs=1)) == pytest.approx([0.1] * steps)
+
+
+def test_step_schedule_anneals_within_the_epoch(monkeypatch, toy: data.DatasetSplits) -> None:
+    rates = _learning_rates(monkeypatch, toy, replace(TINY, epochs=2, lr_schedule="step"))
+    assert len(rates) == 16 and rates[0] == 0.1
+    assert all(a > b for a, b in itertools.pairwise(rates))
+    assert rates == pytest.approx([train.cosine_lr(0.1, t, 16) for t in range(16)])
 
 
 def _windows(padded: torch.Tensor, size: int) -> list[torch.Tensor]:
@@ -146,7 +183,9 @@ def test_training_learns_and_accounts_costs(toy: data.DatasetSplits) -> None:
     assert result.curve.shape == (3,) and result.score == result.curve[-1]
     assert result.score > 50  # chance is 10 %
     assert [s[0] for s in seen] == [1, 2, 3] and seen[-1][1] < seen[0][1]  # loss falls
-    assert result.macs == pytest.approx(network.flops(ARCH, 8, 1, 10, 16) * 1e6 * 512 * 3 * 3)
+    forward = network.flops(ARCH, 8, 1, 10, 16) * 1e6
+    assert result.macs == pytest.approx(forward * 512 * 3 * 3)
+    assert result.eval_macs == pytest.approx(forward * 256 * 3)  # the 256 x-valid images after each of 3 epochs
     assert result.train_seconds > 0 and result.eval_seconds > 0
 
 
@@ -178,6 +217,7 @@ def test_curve_can_be_skipped_and_other_splits_scored(toy: data.DatasetSplits) -
     result = train.train(ARCH, replace(TINY, epochs=2), toy, eval_split="ori-test", record_curve=False)
     assert np.isnan(result.curve[0]) and result.score == result.curve[1]
     assert 0 <= result.score <= 100
+    assert result.eval_macs == pytest.approx(network.flops(ARCH, 8, 1, 10, 16) * 1e6 * 512)  # ori-test, once
     with pytest.raises(ValueError, match="no split 'test'"):
         train.train(ARCH, TINY, toy, eval_split="test")
 
@@ -186,3 +226,45 @@ def test_bf16_autocast_on_cpu_and_lower_resolution(toy: data.DatasetSplits) -> N
     result = train.train(ARCH, replace(TINY, epochs=1, precision="bf16", resolution=8), toy)
     assert not result.failed and 0 <= result.score <= 100
     assert result.macs == pytest.approx(network.flops(ARCH, 8, 1, 10, 8) * 1e6 * 512 * 3)
+
+
+def test_eval_subset_is_class_balanced_fixed_and_of_the_size_asked() -> None:
+    labels = np.repeat(np.arange(10), 30)[np.random.default_rng(1).permutation(300)]
+    first = train.eval_subset(labels, 45)
+    assert len(first) == len(set(first.tolist())) == 45 and np.all(np.diff(first) > 0)
+    counts = np.bincount(labels[first], minlength=10)
+    assert counts.max() - counts.min() <= 1
+    np.testing.assert_array_equal(train.eval_subset(labels, 45), first)
+    assert set(first.tolist()) <= set(train.eval_subset(labels, 100).tolist())  # a larger subset extends it
+    np.testing.assert_array_equal(train.eval_subset(labels, 300), np.arange(300))
+
+
+def test_eval_images_scores_the_same_subset_for_every_run_seed(monkeypatch, toy: data.DatasetSplits) -> None:
+    scored: list[data.Split] = []
+    evaluate = train._Loop.evaluate
+
+    def recording(self, split: data.Split) -> float:
+        scored.append(split)
+        return evaluate(self, split)
+
+    monkeypatch.setattr(train._Loop, "evaluate", recording)
+    forward = network.flops(ARCH, 8, 1, 10, 16) * 1e6
+    runs = {}
+    for seed, size in ((0, 64), (1, 64), (0, 128)):
+        config = replace(TINY, epochs=1, eval_images=size, seed=seed)
+        runs[seed, size] = train.train(ARCH, config, toy, record_curve=False)
+        assert runs[seed, size].eval_macs == pytest.approx(forward * size)
+    assert [len(s) for s in scored] == [64, 64, 128]
+    assert torch.equal(scored[0].images, scored[1].images) and torch.equal(scored[0].labels, scored[1].labels)
+    assert runs[0, 128].eval_macs == pytest.approx(2 * runs[0, 64].eval_macs)
+    with pytest.raises(ValueError, match=r"TrainConfig\.eval_images = 300 is invalid: must be at most the 256"):
+        train.train(ARCH, replace(TINY, eval_images=300), toy)
+
+
+def test_device_label_names_the_device_and_resolves_auto() -> None:
+    cpu = train.device_label("cpu")
+    assert cpu.startswith("cpu (") and cpu.endswith(" cores)")
+    if torch.cuda.is_available():
+        assert train.device_label("auto").startswith("cuda (")
+    else:
+        assert train.device_label("auto") == cpu

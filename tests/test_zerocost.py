@@ -14,7 +14,8 @@ from torch import nn
 
 import estimators
 from estimators import zerocost
-from harness import data, metrics
+from harness import data, metrics, network
+from harness.train import device_label
 
 TINY = {"channels": 4, "cells": 1}
 ARCH = "|nor_conv_3x3~0|+|nor_conv_1x1~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|"
@@ -186,6 +187,9 @@ def test_synflow_estimator_needs_no_data(gt, monkeypatch: pytest.MonkeyPatch, tm
     archs = np.array([0, 11, 284])
     estimation = estimators.create("synflow", gt, progress=False, **TINY).estimate(archs, "cifar10-valid")
     assert np.all(np.isfinite(estimation.scores)) and np.all(estimation.costs > 0)
+    assert estimation.device == device_label("cpu") and not estimation.train_macs.any()
+    forward = [network.flops(gt.arch(int(a)), 4, 1, 10, 32) * 1e6 for a in archs]
+    np.testing.assert_allclose(estimation.eval_macs, np.array(forward) * 1 * 3)  # one image, forward + backward
     assert estimation.scores.tolist() == [
         zerocost.score(gt.arch(int(a)), ["synflow"], None, num_classes=10, resolution=32, **TINY)["synflow"]
         for a in archs
@@ -199,6 +203,7 @@ def test_estimates_are_stored_and_read_back(gt, tmp_path) -> None:
     again = estimators.create("synflow", gt, **options).estimate(archs, "cifar10-valid")
     assert first.metadata["computed"] == 2 and again.metadata == {**again.metadata, "computed": 0, "reused": 2}
     assert again.scores.tolist() == first.scores.tolist() and again.costs.tolist() == first.costs.tolist()
+    assert again.eval_macs.tolist() == first.eval_macs.tolist() and again.device == first.device == device_label("cpu")
 
 
 @pytest.mark.slow
@@ -235,6 +240,18 @@ def test_batch_estimator_reads_its_batch_from_the_data_root(gt, tmp_path) -> Non
     assert np.all(np.isfinite(first.scores)) and first.scores.tolist() == again.scores.tolist()
     assert estimator.config == {"batch_size": 8, "cells": 1, "channels": 4}
     assert first.metadata["proxy"] == "naswot" and np.all(first.costs > 0)
+    forward = np.array([network.flops(gt.arch(int(a)), 4, 1, 10, 32) * 1e6 for a in archs])
+    np.testing.assert_allclose(first.eval_macs, forward * 8 * 1)  # naswot: one forward over the 8 images
+
+
+def test_proxy_macs_count_forward_equivalents_over_the_batch() -> None:
+    forward = network.flops(ARCH, 4, 1, 10, 8) * 1e6
+    assert set(zerocost.PASSES) == set(zerocost.PROXIES)
+    for proxy in zerocost.PROXIES:
+        images = 1 if proxy == "synflow" else 16
+        macs = zerocost.proxy_macs(ARCH, proxy, 16, 4, 1, 10, 8)
+        assert macs == pytest.approx(forward * images * zerocost.PASSES[proxy]), proxy
+    assert zerocost.PASSES["naswot"] == 1 and zerocost.PASSES["snip"] == 3 and zerocost.PASSES["grasp"] == 5
 
 
 def cifar_batch(folder, size: int, seed: int) -> zerocost.Batch:

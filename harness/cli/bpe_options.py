@@ -15,15 +15,17 @@ _HELP = {
     "epochs": "training epochs",
     "batch_size": "batch size",
     "lr": "initial learning rate (cosine to 0)",
+    "lr_schedule": "cosine steps per 'epoch' (NB201) or per 'step' (iteration)",
     "channels": "base width C",
     "cells": "cells per stage N",
     "resolution": "image size in px (multiple of 4, >= 8)",
     "fraction": "share of the train split, class-balanced",
     "cutout": "cutout square side in px (0 = off)",
+    "eval_images": "eval-split images scored, a fixed class-balanced subset (0 = all)",
     "precision": "fp32, bf16 or fp16 (CUDA)",
 }
-_TYPES = {"epochs": int, "batch_size": int, "lr": float, "channels": int, "cells": int, "resolution": int,
-          "fraction": float, "cutout": int, "precision": str}  # fmt: skip
+_TYPES = {"epochs": int, "batch_size": int, "lr": float, "lr_schedule": str, "channels": int, "cells": int,
+          "resolution": int, "fraction": float, "cutout": int, "eval_images": int, "precision": str}  # fmt: skip
 
 
 def add_bpe_options(parser: argparse.ArgumentParser, execution: bool = True) -> None:

@@ -66,6 +66,11 @@ def _estimate(args: argparse.Namespace) -> int:
     print(f"  Kendall tau-b   {fmt_ci(report['kendall_tau'])}")
     print(f"  Spearman        {fmt_ci(report['spearman'])}")
     print(f"  precision@top5% {fmt_ci(report['precision_at_5'])}")
-    print(f"  regret          {report['regret']:.3f}")
-    print(f"  cost per arch   {payload['cost_per_arch_seconds']:.1f} s  (total {payload['total_cost_seconds']:.0f} s)")
+    print(f"  tau in top 10%  {fmt_ci(report['tau_top_10'])}")
+    print(f"  regret          {report['regret']:.3f} accuracy points")
+    cost = payload["cost"]
+    print(
+        f"  cost per arch   {cost['seconds_per_arch']:.3g} s on {cost['device']}; "
+        f"{cost['train_macs_per_arch']:.3g} training + {cost['eval_macs_per_arch']:.3g} evaluation multiply-adds"
+    )
     return 0

@@ -13,7 +13,7 @@ from harness.cli.bpe_options import SCHEDULER_ENV, add_bpe_options, bpe_config_f
 from harness.cli.common import add_dataset_option, add_groundtruth_option, open_groundtruth, print_json
 from harness.dataset_info import RESOLUTION
 from harness.train import TrainConfig
-from searchers.base import DEFAULT_MAX_STALL, DEFAULT_MAX_STEPS
+from searchers.base import DEFAULT_MAX_STALL, DEFAULT_MAX_STEPS, DEFAULT_PROTOCOL, PROTOCOLS
 from searchers.darts import NB201_SEARCH, DartsConfig
 from searchers.run import SearchSpec, run
 
@@ -22,6 +22,7 @@ SEARCHER_OPTIONS = {
     "sample_size": ("rea",),
     "policy_lr": ("reinforce",),
     "ema_momentum": ("reinforce",),
+    "answer": ("reinforce",),
 }
 FACTORY_NAMES = {"policy_lr": "lr", "ema_momentum": "momentum"}
 DARTS_TRAIN_FIELDS = ("epochs", "batch_size", "lr", "channels", "cells", "resolution", "fraction")
@@ -66,6 +67,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         default=DEFAULT_MAX_STALL,
         help=f"stop a black-box search after this many cached queries in a row (default: {DEFAULT_MAX_STALL})",
     )
+    parser.add_argument(
+        "--protocol",
+        choices=PROTOCOLS,
+        default=DEFAULT_PROTOCOL,
+        help="nb201: every query paid (repeats too), a random trial per query, NB201's REA and REINFORCE (default); "
+        "dedup: repeated archs free from the run's cache, one fixed trial per arch",
+    )
     parser.add_argument("--fresh", action="store_true", help="discard stored seeds of this setting instead of resuming")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
@@ -75,6 +83,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     rl = parser.add_argument_group("reinforce")
     rl.add_argument("--policy-lr", type=float, help="Adam learning rate of the policy (default: 0.01)")
     rl.add_argument("--ema-momentum", type=float, help="momentum of the reward baseline (default: 0.9)")
+    rl.add_argument(
+        "--answer",
+        choices=("best", "policy"),
+        help="answer the best-scored arch queried (default, as NB201's code) or the argmax of the final policy",
+    )
     add_bpe_options(parser, execution=False)
     darts = parser.add_argument_group(
         "darts-v1, darts-v2: the BPE options above set the supernet's training budget (defaults: NB201's DARTS "
@@ -149,6 +162,7 @@ def _spec(args: argparse.Namespace) -> SearchSpec:
         args.max_stall,
         args.queries,
         estimator_options,
+        args.protocol,
     )
 
 
@@ -167,9 +181,10 @@ def _budget(args: argparse.Namespace) -> float:
 def _darts_config(args: argparse.Namespace) -> DartsConfig:
     if args.preset is not None:
         raise ValueError("--preset names a BPE for estimators; set a DARTS budget with --epochs, --channels, ...")
-    for name in ("cutout", "precision"):
+    for name in ("cutout", "precision", "lr_schedule", "eval_images"):
         if getattr(args, f"bpe_{name}") is not None:
-            raise ValueError(f"--{name} does not apply to DARTS here (fp32, no cutout)")
+            flag = name.replace("_", "-")
+            raise ValueError(f"--{flag} does not apply to DARTS here (fp32, no cutout, own schedule, no eval split)")
     settings = {
         "epochs": NB201_SEARCH.epochs,
         "batch_size": NB201_SEARCH.batch_size,
@@ -189,19 +204,28 @@ def _print(payload: dict) -> None:
     if payload["max_queries"]:
         limits.append(f"at most {payload['max_queries']} archs")
     print(
-        f"{payload['searcher']}{estimator} on {payload['dataset']}, {' and '.join(limits)}, "
-        f"{len(payload['seeds'])} seeds ({payload['resumed']} resumed from {payload['store']})"
+        f"{payload['searcher']}{estimator} on {payload['dataset']}, {' and '.join(limits)}, protocol "
+        f"{payload['protocol']}, {len(payload['seeds'])} seeds ({payload['resumed']} resumed from {payload['store']})"
     )
-    print(f"  {payload['target']:<40} {_fmt(payload['mean'], payload['std'])}  (n={payload['n']})")
+    print(f"  {payload['target']:<40} {_fmt(payload['mean'], payload['std'])} %  (n={payload['n']})")
     if payload.get("test_target"):
         test = _fmt(payload["test_mean"], payload["test_std"])
-        print(f"  {payload['test_target']:<40} {test}  (n={payload['test_n']})")
+        print(f"  {payload['test_target']:<40} {test} %  (n={payload['test_n']})")
+    if reference := payload["nb201_reference"]:
+        print(
+            f"  NB201 Table 5: {reference['mean']:.2f} +- {reference['std']:.2f} (n={reference['n']}); Welch t = z = "
+            f"{reference['t']:+.2f}, df {reference['df']:.0f}, p = {reference['p']:.3g}"
+        )
     print(
-        f"  search cost {payload['mean_cost']:.0f} s per seed (total {payload['total_cost']:.0f} s), "
-        f"{payload['mean_queries']:.1f} archs paid for per seed"
+        f"  search cost per seed: {_cost(payload['mean_cost'])} on {payload['cost_device']}, "
+        f"{payload['mean_macs']:.3g} multiply-adds; {payload['mean_queries']:.1f} archs paid for per seed"
     )
     for arch, count in collections.Counter(payload["arch_strings"]).most_common(3):
         print(f"  chosen {count:>4}x  {arch}")
+
+
+def _cost(seconds: float) -> str:
+    return f"{seconds / 3600:.2f} h" if seconds >= 3600 else f"{seconds:.3g} s"
 
 
 def _fmt(mean: float, std: float) -> str:

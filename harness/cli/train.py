@@ -34,8 +34,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def _train(args: argparse.Namespace) -> int:
     import torch
 
-    from estimators.bpe import load_splits
-    from harness.train import train
+    from estimators.bpe import load_splits, store_key
+    from harness.train import device_label, train
 
     config = bpe_config_from_args(args)
     train_config = config.to_train_config(args.seed, args.device)
@@ -46,9 +46,10 @@ def _train(args: argparse.Namespace) -> int:
     with open_groundtruth(args) as gt:
         index, arch_str = _resolve_arch(args.arch, gt)
         recorded = _recorded_accuracy(gt, args.dataset, args.eval_split, index)
+    key = store_key(config, args.eval_split, args.data_root)
     if not args.json:
         print(f"arch {index}: {arch_str}")
-        print(f"BPE {config.describe()} (hash {config.config_hash()}), seed {args.seed}, {args.dataset}")
+        print(f"BPE {config.describe()} (store key {key}), seed {args.seed}, {args.dataset}")
     start = time.perf_counter()
     splits = load_splits(args.dataset, args.data_root)
     load_seconds = time.perf_counter() - start
@@ -65,7 +66,7 @@ def _train(args: argparse.Namespace) -> int:
         "eval_split": args.eval_split,
         "seed": args.seed,
         "bpe": config.to_dict(),
-        "bpe_hash": config.config_hash(),
+        "store_key": key,
         "score": result.score,
         "curve": [float(v) for v in result.curve],
         "failed": result.failed,
@@ -73,7 +74,9 @@ def _train(args: argparse.Namespace) -> int:
         "train_seconds": result.train_seconds,
         "eval_seconds": result.eval_seconds,
         "data_load_seconds": load_seconds,
+        "device": device_label(args.device),
         "macs": result.macs,
+        "eval_macs": result.eval_macs,
         "nb201_200_epoch_accuracy": recorded,
     }
     if args.json:
@@ -82,8 +85,9 @@ def _train(args: argparse.Namespace) -> int:
     status = f"FAILED ({result.reason})" if result.failed else f"{result.score:.2f}%"
     print(f"final {args.eval_split} accuracy {status}")
     print(
-        f"cost: {result.train_seconds:.1f} s training + {result.eval_seconds:.1f} s evaluation "
-        f"(data {load_seconds:.1f} s), {result.macs / 1e9:,.1f} G multiply-adds"
+        f"cost: {result.train_seconds:.1f} s training + {result.eval_seconds:.1f} s evaluation on "
+        f"{payload['device']} (data {load_seconds:.1f} s); {result.macs / 1e9:,.1f} G training + "
+        f"{result.eval_macs / 1e9:,.1f} G evaluation multiply-adds"
     )
     if recorded is not None:
         print(f"NB201 200-epoch {args.eval_split} accuracy (mean over seeds): {recorded:.2f}%")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import warnings
 from functools import cached_property
@@ -116,6 +117,23 @@ class GroundTruth:
                             }
                         )
         return rows
+
+    def fingerprint(self, paths: list[str]) -> str:
+        """sha256 (16 hex digits) of the contents of the arrays at `paths` (absent ones count as absent).
+
+        A key built from it changes when those values change (a merge, a rebuild from another source) and only then:
+        rebuilding the same data gives the same fingerprint.
+        """
+        digest = hashlib.sha256()
+        for path in sorted(set(paths)):
+            digest.update(path.encode())
+            if path in self._h5:
+                ds = self._h5[path]
+                digest.update(np.ascontiguousarray(ds[...]).tobytes())
+                digest.update(json.dumps([int(s) for s in ds.attrs.get("seeds", [])]).encode())
+            else:
+                digest.update(b"absent")
+        return digest.hexdigest()[:16]
 
     def has_cost(self, dataset: str, name: str, hp: int = 200) -> bool:
         return f"{schema.group_path(dataset, hp, schema.COST_GROUP)}/{name}" in self._h5
