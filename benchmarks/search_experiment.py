@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from estimators.base import NO_DEVICE
 from estimators.bpe import PRESETS
 from harness import paths, provenance, space
 from harness.cli.common import strict_json
@@ -311,7 +312,7 @@ def _headline(headline: dict, before: dict | None) -> list[str]:
             )
             lines.append(
                 f"| {row['searcher']} | {row['estimator']} | {row['seeds']} | {_ms(row)} | "
-                f"{_seconds(row['mean_cost'])} on {row['cost_device']} | {row['mean_macs']:.2g} | {speedup} | "
+                f"{_seconds_on(row['mean_cost'], row['cost_device'])} | {row['mean_macs']:.2g} | {speedup} | "
                 f"{row['drop']:+.2f} | {then} |"
             )
     if before:
@@ -371,6 +372,10 @@ def _darts(rows: list[dict]) -> list[str]:
 
 def _ms(row: dict) -> str:
     return "n/a" if row["n"] == 0 else f"{row['mean']:.2f} ± {row['std']:.2f}"
+
+
+def _seconds_on(value: float, device: str) -> str:
+    return "free" if device == NO_DEVICE else f"{_seconds(value)} on {device}"
 
 
 def _seconds(value: float) -> str:
