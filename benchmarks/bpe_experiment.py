@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
             "archs": archs.tolist(),
             "arch_sample": f"select_archs({str(args.archs)!r}, gt, seed={args.seed}) (unique archs)",
             "target": str(target),
-            "data_root": str(args.data_root),
+            "data_root": os.path.relpath(args.data_root, ROOT),  # relative: no machine-specific path
             "bootstrap": args.bootstrap,
         }
         for name in BASELINES:
@@ -114,10 +114,13 @@ def _row(name: str, result: Evaluation) -> dict:
         "regret": report["regret"],
         "total_cost_seconds": float(np.nansum(costs)),
         "cost_per_arch_seconds": float(np.nanmean(costs)) if len(costs) else 0.0,
+        "device": result.estimation.device,
+        "train_macs_per_arch": float(np.nanmean(result.estimation.train_macs)),
+        "eval_macs_per_arch": float(np.nanmean(result.estimation.eval_macs)),
         "total_macs": meta.get("total_macs"),
         "computed": meta.get("computed"),
         "reused": meta.get("reused"),
-        "store": meta.get("store"),
+        "store": Path(meta["store"]).name if meta.get("store") else None,
         "store_key": meta.get("store_key"),
         "failures": meta.get("failures", []),
         "wall_seconds_this_run": result.wall_seconds,
@@ -193,24 +196,26 @@ def _markdown(payload: dict) -> str:
         f"Kendall tau-b (95% bootstrap CI, {setup.get('bootstrap')} resamples) of each BPE's final x-valid accuracy "
         f"against NB201's mean 200-epoch x-valid accuracy, on {setup.get('dataset')} built from the CIFAR-10 JPEGs "
         f"in the reference data; {len(setup.get('archs', []))} archs from {setup.get('arch_sample')}. "
-        "Cost = measured wall seconds of training plus one evaluation of the 25k x-valid images, per arch, "
-        f"{prov['workers']} worker(s) x {prov['threads_per_worker']} torch thread(s) on shared cores.",
+        "Cost per arch in two units: measured seconds of training plus one evaluation of the 25k x-valid images on "
+        f"the device named (this machine's CPU, {prov['workers']} worker(s) x {prov['threads_per_worker']} torch "
+        "thread(s) on shared cores), and multiply-adds (MACs) of training and of evaluation; the trend compares MACs.",
         "",
-        "| BPE | setting | n (failed) | Kendall tau [95% CI] | Spearman [95% CI] | s / arch | total cost | "
-        "total multiply-adds |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| BPE | setting | n (failed) | Kendall tau [95% CI] | Spearman [95% CI] | s / arch (device) | total time | "
+        "training MACs / arch | evaluation MACs / arch |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for row in payload["rows"]:
         setting = PRESETS[row["name"]].describe() if row["name"] in PRESETS else ""
         lines.append(
             f"| {row['name']} | {setting} | {row['n']} ({row['n_failed']}) | {_ci(row['kendall_tau'])} | "
-            f"{_ci(row['spearman'])} | {row['cost_per_arch_seconds']:.1f} | {row['total_cost_seconds'] / 60:.1f} min"
-            f" | {row['total_macs'] / 1e9:,.0f} G |"
+            f"{_ci(row['spearman'])} | {row['cost_per_arch_seconds']:.1f} ({row['device']}) | "
+            f"{row['total_cost_seconds'] / 60:.1f} min | {row['train_macs_per_arch']:.2g} | "
+            f"{row['eval_macs_per_arch']:.2g} |"
         )
     for row in payload["baselines"]:
         lines.append(
             f"| {row['name']} (free baseline) | no training | {row['n']} ({row['n_failed']}) | "
-            f"{_ci(row['kendall_tau'])} | {_ci(row['spearman'])} | 0 | 0 | - |"
+            f"{_ci(row['kendall_tau'])} | {_ci(row['spearman'])} | free | 0 | 0 | 0 |"
         )
     lines += ["", *_trend(payload["rows"]), "", "## Provenance", ""]
     machine = prov["machine"]
@@ -228,15 +233,18 @@ def _markdown(payload: dict) -> str:
 
 def _trend(rows: list[dict]) -> list[str]:
     """One sentence on how tau moves with cost."""
-    ranked = sorted((r for r in rows if r["kendall_tau"]["value"] is not None), key=lambda r: r["total_cost_seconds"])
+    def macs(row: dict) -> float:
+        return row["train_macs_per_arch"] + row["eval_macs_per_arch"]
+
+    ranked = sorted((r for r in rows if r["kendall_tau"]["value"] is not None), key=macs)
     if len(ranked) < 2:
         return ["Fewer than two BPEs finished: no trend yet."]
     first, last = ranked[0], ranked[-1]
-    ratio = last["total_cost_seconds"] / max(first["total_cost_seconds"], 1e-9)
+    ratio = macs(last) / max(macs(first), 1e-9)
     steps = ", ".join(f"{r['name']} {r['kendall_tau']['value']:.3f}" for r in ranked)
     return [
-        f"By cost: {steps}. From the cheapest to the dearest BPE, cost grows {ratio:.1f}x and tau changes by "
-        f"{last['kendall_tau']['value'] - first['kendall_tau']['value']:+.3f}."
+        f"By multiply-adds per arch: {steps}. From the cheapest to the dearest BPE, multiply-adds grow {ratio:.1f}x "
+        f"and tau changes by {last['kendall_tau']['value'] - first['kendall_tau']['value']:+.3f}."
     ]
 
 
