@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 from estimators import zerocost
 from harness import metrics, network, paths, provenance, space
 from harness.groundtruth import GroundTruth
+from harness.train import device_label
 
 REFERENCE = "nb201/naslib-zc-nasbench201-725.json"
 REFERENCE_NAMES = {"jacob_cov": "jacov", "naswot": "nwot"}
@@ -167,6 +168,7 @@ def main() -> None:
         "seed": args.seed,
         "batch_size": args.batch_size,
         "threads": args.threads,
+        "device": device_label("cpu"),
         "grasp_archs": len(with_grasp),
         "timing_archs": len(alone["synflow"]),
         "repeat_archs": len(repeats),
@@ -213,10 +215,10 @@ def markdown(result: dict) -> str:
             if result["seconds_per_arch_six_without_grasp"] is not None
             else ""
         )
-        + " (wall clock on a shared machine: other jobs ran at the same time).",
+        + f" (wall clock on {result.get('device', 'this machine')}, shared: other jobs ran at the same time).",
         "",
         "| proxy | archs | Spearman vs reference (required) | seed-to-seed Spearman | Spearman vs truth [95% CI] "
-        "| Kendall vs truth [95% CI] | reference's Spearman vs truth | published Spearman | seconds per arch |",
+        "| Kendall vs truth [95% CI] | reference's Spearman vs truth | published Spearman | seconds per arch (CPU) |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for name, row in result["proxies"].items():

@@ -67,8 +67,8 @@ class Target:
         # a stored seed mean contains every seed, the one read included
         held_out = (seeds[None, :] != reads.seeds[:, None]) & (seeds[None, :] != schema.MEAN_SEED)
         kept = np.where(held_out, values, np.nan)
-        with np.errstate(invalid="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # an arch with no other seed: NaN
             return np.nanmean(kept, axis=1)
 
     def describe(self, reads: Reads | None = None) -> str:
@@ -164,6 +164,7 @@ def evaluate(
 
 def cost_summary(estimation: Estimation) -> dict:
     """Per-arch mean and total cost in each unit: seconds on the named device, training and evaluation MACs."""
+
     def mean(values: np.ndarray) -> float:
         return float(np.nanmean(values)) if len(values) and not np.all(np.isnan(values)) else float("nan")
 
@@ -177,7 +178,9 @@ def cost_summary(estimation: Estimation) -> dict:
     }
 
 
-def seed_vs_seed(gt: GroundTruth, dataset: str, archs: np.ndarray, target: Target, n_boot: int = 1000):
+def seed_vs_seed(
+    gt: GroundTruth, dataset: str, archs: np.ndarray, target: Target, n_boot: int = 1000
+) -> tuple[metrics.RankReport, tuple[int, int]] | None:
     """Rank agreement of two independent full trainings: the target's first two seeds on the archs that have both.
 
     The noise ceiling in its plainest form: no estimator can be expected to agree with one training run better than
@@ -187,4 +190,5 @@ def seed_vs_seed(gt: GroundTruth, dataset: str, archs: np.ndarray, target: Targe
     if len(seeds) < 2:
         return None
     a, b = (gt.metric(dataset, target.split, target.metric, hp=target.hp, seeds=s)[archs] for s in seeds[:2])
-    return metrics.rank_report(a, b, n_boot=n_boot), (seeds[0], seeds[1])
+    both = np.isfinite(a) & np.isfinite(b)
+    return metrics.rank_report(a[both], b[both], n_boot=n_boot), (seeds[0], seeds[1])
