@@ -30,6 +30,7 @@ from harness import paths
 from harness.cli.common import strict_json
 from harness.evaluate import Evaluation, Target, evaluate, select_archs
 from harness.groundtruth import GroundTruth
+from harness.provenance import CODE_ONLY
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_PRESETS = ("cpu-tiny", "cpu-small", "cpu-medium")
@@ -139,7 +140,7 @@ def _provenance(args: argparse.Namespace) -> dict:
     return {
         "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
         "git_commit": _git("rev-parse", "HEAD"),
-        "git_dirty": bool(_git("status", "--porcelain", "--untracked-files=no")),
+        "git_dirty": bool(_git("status", "--porcelain", "--untracked-files=no", "--", *CODE_ONLY)),
         "started_at": _now(),
         "machine": {
             "platform": platform.platform(),

