@@ -22,6 +22,17 @@ def isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
     return cache
 
 
+@pytest.fixture
+def one_torch_thread():
+    """Tiny networks run fastest on one torch thread, as the estimators run them; the machine's cores are shared."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """The reference data folder; tests using it skip when it is absent."""

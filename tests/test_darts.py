@@ -24,13 +24,7 @@ TINY = DartsConfig(
 )
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Tiny networks run fastest on one thread, and the test machine's cores are shared."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _search(config: DartsConfig = TINY, name: str = "darts-v1", seed: int = 0):

@@ -24,13 +24,7 @@ DATASET_CLASSES = {"cifar10-valid": 10, "cifar10": 10, "cifar100": 100, "ImageNe
 DATASET_RESOLUTION = {"cifar10-valid": 32, "cifar10": 32, "cifar100": 32, "ImageNet16-120": 16}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny networks gain nothing from intra-op threads, and spinning threads stall on a loaded machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _sample_archs(n: int, seed: int) -> list[str]:

@@ -25,13 +25,7 @@ CIFAR10_MEAN = (125.3 / 255, 123.0 / 255, 113.9 / 255)
 CIFAR10_STD = (63.0 / 255, 62.1 / 255, 66.7 / 255)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Score with one torch thread, as the estimators do: on a busy machine a second thread spins."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def synthetic_batch(seed: int, size: int = 16) -> zerocost.Batch:
