@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from estimators import registry
 from estimators.bpe import PRESETS, SYNTHETIC_ROOT, BPEConfig, BPEEstimator, bpe, store_key
@@ -22,15 +21,6 @@ from harness.train import device_label
 
 TINY = BPEConfig(epochs=2, batch_size=64, lr=0.1, channels=4, cells=1, resolution=8)
 ARCHS = np.array([11, 284, 1000])
-
-
-@pytest.fixture
-def one_thread():
-    """Tiny CPU runs on shared cores go faster (and steadier) with one torch thread."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def test_defaults_are_the_full_nb201_protocol() -> None:
@@ -246,7 +236,7 @@ def test_bpe_options_build_the_config() -> None:
 
 
 @pytest.mark.slow
-def test_train_command_prints_curve_and_cost(embedded_gt_path: Path, capsys, one_thread) -> None:
+def test_train_command_prints_curve_and_cost(embedded_gt_path: Path, capsys, one_torch_thread) -> None:
     common = ["--groundtruth", str(embedded_gt_path), "--preset", "cpu-tiny", "--data-root", SYNTHETIC_ROOT]
     common += ["--threads", "1"]
     args = _parse(train_cli.add_parser, ["train", "11", *common, "--epochs", "2", "--fraction", "1", "--json"])
