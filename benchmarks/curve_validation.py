@@ -119,7 +119,7 @@ def markdown(result: dict) -> str:
     }
     lines += [
         "",
-        "Fit + predict seconds (mean over k and splits): "
+        "Fit + predict seconds on this machine's CPU (mean over k and splits): "
         + ", ".join(f"{m} {s:.2f}" for m, s in seconds.items())
         + ".",
         "",
