@@ -149,6 +149,10 @@ def rank_report(scores: np.ndarray, truth: np.ndarray, n_boot: int = 1000, seed:
     p = prepare(scores, truth)
     if len(p.scores) < 2:
         raise ValueError(f"need at least 2 archs with ground truth to rank, got {len(p.scores)}")
+    if p.n_failed == len(p.scores):  # no scores, no metrics: position order would pass for a ranking
+        nan = math.nan
+        none = Estimate(nan, nan, nan)
+        return RankReport(len(p.scores), p.n_failed, p.n_missing_truth, none, none, nan, none, none, none, nan)
 
     def with_ci(metric: Metric) -> Estimate:
         return Estimate(metric(p.scores, p.truth), *bootstrap_ci(metric, p.scores, p.truth, n_boot, seed))

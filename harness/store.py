@@ -6,7 +6,10 @@ metadata half written). Two files side by side:
 - `results.h5`, the compacted store, only ever replaced whole: a new copy is written under a temporary name,
   fsynced and renamed over the old one (`os.replace` is atomic), so the file on disk is always a complete HDF5 file;
 - `results.h5.journal`, an append-only log: each result is one JSON line carrying its CRC-32, written, flushed and
-  fsynced as soon as the result arrives. A line torn by a kill fails its CRC (or lacks its newline) and is ignored.
+  fsynced as soon as the result arrives. A last line torn by a kill (no newline) is dropped; any other line that
+  fails its CRC or does not parse is skipped and counted (`unreadable_journal_records`, a warning names the file),
+  the records after it are kept, and a writer moves that journal aside whole before compacting, so nothing it could
+  not read is ever truncated.
 
 The writer folds the journal into a new `results.h5` every `compact_every` results and on close, then empties the
 journal; a kill between the rename and the truncation only leaves records that are already compacted, which are
@@ -31,6 +34,8 @@ import fcntl
 import hashlib
 import json
 import os
+import time
+import warnings
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -130,7 +135,8 @@ class Store:
     def __init__(self, path: str | os.PathLike[str] | None = None, readonly: bool = False, compact_every: int = 32):
         if compact_every < 1:
             raise ValueError(f"compact_every must be at least 1, got {compact_every}")
-        self.path = Path(path).expanduser() if path is not None else default_path()
+        # every derived name (lock, journal, temporaries) comes from the real file: a symlink stays a link to it
+        self.path = (Path(path).expanduser() if path is not None else default_path()).resolve()
         self.readonly = readonly
         self.compact_every = compact_every
         self._configs: dict[str, dict] = {}
@@ -139,6 +145,8 @@ class Store:
         self._pending: dict[tuple[str, str], dict[tuple[int, int], Result]] = {}
         """Results in the journal, not yet compacted."""
         self._pending_configs: set[str] = set()
+        self.unreadable_journal_records = 0
+        """Journal lines that failed their CRC or did not parse (skipped, reported; a writer moves them aside)."""
         self._lock = None
         self._journal = None
         if readonly:
@@ -153,6 +161,8 @@ class Store:
         try:
             self._load()
             if not readonly:
+                if self.unreadable_journal_records:
+                    self._move_journal_aside()
                 if self._pending:
                     self.compact()  # also drops a torn journal tail, so new lines never glue onto it
                 self._journal = open(self._journal_path, "ab")  # noqa: SIM115 (kept open for the store's life)
@@ -308,9 +318,25 @@ class Store:
                 journal.truncate(0)
                 os.fsync(journal.fileno())
 
+    def _move_journal_aside(self) -> None:
+        """Keep a journal with unreadable lines as it is, under a new name, before compaction empties it."""
+        aside = self._journal_path.with_name(f"{self._journal_path.name}.unreadable-{time.strftime('%Y%m%dT%H%M%S')}")
+        os.replace(self._journal_path, aside)
+        _fsync_dir(self.path.parent)
+        warnings.warn(
+            f"{self._journal_path}: {self.unreadable_journal_records} unreadable record(s) skipped; the journal as it "
+            f"was is kept at {aside}",
+            stacklevel=3,
+        )
+
     def _load(self) -> None:
         self._load_compacted_index()
-        for record in _read_journal(self._journal_path):
+        records, self.unreadable_journal_records = _read_journal(self._journal_path)
+        if self.unreadable_journal_records and self.readonly:
+            warnings.warn(
+                f"{self._journal_path}: {self.unreadable_journal_records} unreadable record(s) skipped", stacklevel=3
+            )
+        for record in records:
             if record["kind"] == "config":
                 if record["hash"] not in self._configs:
                     self._configs[record["hash"]] = record["config"]
@@ -428,22 +454,27 @@ def _result_record(config_hash: str, dataset: str, result: Result) -> dict:
     }
 
 
-def _read_journal(path: Path) -> Iterator[dict]:
-    """Valid records in order; a torn or corrupt line (a kill mid-write) ends the journal."""
+def _read_journal(path: Path) -> tuple[list[dict], int]:
+    """Valid records in order and the number of unreadable lines skipped (failed CRC, not JSON).
+
+    A last line without its newline is a write cut short by a kill: dropped, not counted as unreadable.
+    """
     if not path.exists():
-        return
+        return [], 0
+    records, unreadable = [], 0
     with open(path, "rb") as journal:
         for raw in journal:
             if not raw.endswith(b"\n"):
-                return
+                break
             try:
                 envelope = json.loads(raw)
                 body = envelope["record"]
                 if zlib.crc32(body.encode()) != envelope["crc"]:
-                    return
-                yield json.loads(body)
-            except (ValueError, KeyError, TypeError):
-                return
+                    raise ValueError("CRC mismatch")
+                records.append(json.loads(body))
+            except (ValueError, KeyError, TypeError, AttributeError):
+                unreadable += 1
+    return records, unreadable
 
 
 def _append_rows(parent: h5py.Group, dataset: str, results: list[Result]) -> None:

@@ -111,3 +111,14 @@ def test_top_k_metrics_need_ten_archs_in_the_top_set():
     for estimate in (report.precision_at_5, report.tau_top_5, report.tau_top_10):
         assert estimate.low <= estimate.value <= estimate.high and estimate.high - estimate.low > 0
     assert report.tau_top_10.value < report.kendall_tau.value  # inside the top set the ranking is harder
+
+
+def test_an_all_failed_run_has_no_metrics():
+    """Failed estimates rank last in position order; with nothing but failures that order must not pass as a score."""
+    truth = np.arange(40.0)
+    report = metrics.rank_report(np.full(40, np.nan), truth, n_boot=20)
+    assert report.n == 40 and report.n_failed == 40
+    assert math.isnan(report.regret) and math.isnan(report.precision_at_5.value) and math.isnan(report.pearson)
+    assert math.isnan(report.kendall_tau.value) and math.isnan(report.spearman.low)
+    one = metrics.rank_report(np.r_[np.nan * np.ones(39), 1.0], truth, n_boot=20)
+    assert one.n_failed == 39 and one.regret == 0.0  # the one real score sits on the best arch

@@ -116,6 +116,56 @@ def test_torn_journal_tail_is_ignored_and_appends_go_on(tmp_path: Path) -> None:
     assert Store(path, readonly=True).results("k", "cifar10").arch.tolist() == [1, 2]
 
 
+def _journal_of_six(path: Path) -> Path:
+    """A killed writer's journal: one config and six results, not compacted."""
+    code = textwrap.dedent(
+        f"""
+        import os
+        from harness.store import Result, Store
+        store = Store({str(path)!r}, compact_every=100)
+        store.add_config("k", {{}})
+        for arch in range(6):
+            store.put("k", "cifar10", Result(arch, 0, float(arch), [1.0]))
+        os._exit(0)
+        """
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+    return path.with_name(path.name + JOURNAL_SUFFIX)
+
+
+def test_a_corrupt_journal_line_loses_only_itself_and_is_kept_aside(tmp_path: Path) -> None:
+    """One flipped byte in the second result: the five others survive, the journal as it was is moved aside."""
+    path = tmp_path / "r.h5"
+    journal = _journal_of_six(path)
+    lines = journal.read_bytes().splitlines(keepends=True)
+    flipped = lines[2].replace(b'"score\\": 1.0', b'"score\\": 9.0')
+    assert flipped != lines[2]
+    original = b"".join([*lines[:2], flipped, *lines[3:]])
+    journal.write_bytes(original)
+    with pytest.warns(UserWarning, match="1 unreadable record"):
+        reader = Store(path, readonly=True)
+    assert reader.unreadable_journal_records == 1 and reader.results("k", "cifar10").arch.tolist() == [0, 2, 3, 4, 5]
+    with pytest.warns(UserWarning, match="kept at"), Store(path) as store:
+        assert len(store) == 5
+    aside = list(tmp_path.glob("r.h5.journal.unreadable-*"))
+    assert len(aside) == 1 and aside[0].read_bytes() == original
+    assert Store(path, readonly=True).results("k", "cifar10").arch.tolist() == [0, 2, 3, 4, 5]
+
+
+def test_a_symlinked_store_stays_a_link_and_shares_the_real_stores_lock(tmp_path: Path) -> None:
+    real, link = tmp_path / "real.h5", tmp_path / "link.h5"
+    link.symlink_to(real)
+    with Store(link) as store:
+        assert store.path == real
+        store.add_config("k", {})
+        store.put("k", "cifar10", Result(1, 0, 1.0, [1.0]))
+        with pytest.raises(ValueError, match="already open for writing"):
+            Store(real)
+    assert link.is_symlink() and link.resolve() == real
+    assert Store(real, readonly=True).has("k", "cifar10", 1, 0)
+    assert not (tmp_path / "link.h5.lock").exists() and not (tmp_path / "link.h5.journal").exists()
+
+
 def test_config_key_is_stable_and_order_free() -> None:
     a = config_key({"estimator": "bpe", "config": {"epochs": 1, "lr": 0.1}})
     assert a == config_key({"config": {"lr": 0.1, "epochs": 1}, "estimator": "bpe"})
