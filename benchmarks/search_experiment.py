@@ -39,6 +39,7 @@ from searchers.darts import NB201_SEARCH, DartsConfig
 from searchers.run import SearchReport, SearchSpec, run
 
 DATASET = "cifar10-valid"
+PARTS = ("table5", "headline", "darts")
 BLACK_BOX = ("rs", "rea", "reinforce", "surrogate")
 LIVE_SEARCHERS = ("rs", "rea", "reinforce")
 """The live BPE trains every queried arch on the CPU, so it runs with NB201's three black-box searchers only."""
@@ -68,11 +69,13 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("results"))
     args = parser.parse_args()
     parts = set(args.parts.split(","))
-    if unknown := parts - {"table5", "headline", "darts"}:
+    if unknown := parts - set(PARTS):
         parser.error(f"unknown part(s) {sorted(unknown)}; allowed: table5, headline, darts")
 
     out_json = args.out / "search_experiment.json"
     result = json.loads(out_json.read_text()) if out_json.exists() else {}
+    # which run made each part: a rerun of one part keeps the others' provenance
+    made = result.setdefault("made", {p: result["provenance"] for p in PARTS if p in result})
     with _groundtruth(args.groundtruth) as gt:
         searching = Searching(gt, args.workers)
         if "table5" in parts:
@@ -87,6 +90,7 @@ def main() -> None:
             result["darts"] = searching.darts(args.darts_seeds, args.darts_budget, args.data_root)
         result["groundtruth"] = gt.provenance
     result["provenance"] = provenance.collect()
+    made |= {part: result["provenance"] for part in parts}
     args.out.mkdir(parents=True, exist_ok=True)
     out_json.write_text(json.dumps(strict_json(result), indent=2, sort_keys=True) + "\n")
     (args.out / "search_experiment.md").write_text(markdown(result))
@@ -250,7 +254,9 @@ def markdown(result: dict) -> str:
         lines += _headline(result["headline"], result.get("before_correction"))
     if "darts" in result:
         lines += _darts(result["darts"])
-    lines += ["", "## Provenance", "", provenance.describe(result["provenance"]), ""]
+    lines += ["", "## Provenance", ""]
+    made = result.get("made", {part: result["provenance"] for part in PARTS if part in result})
+    lines += [f"- {part}: {provenance.describe(record)}" for part, record in made.items()] + [""]
     return "\n".join(lines)
 
 
