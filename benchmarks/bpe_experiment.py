@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
             "archs": archs.tolist(),
             "arch_sample": f"select_archs({str(args.archs)!r}, gt, seed={args.seed}) (unique archs)",
             "target": str(target),
-            "data_root": os.path.relpath(args.data_root, ROOT),  # relative: no machine-specific path
+            "data_root": Path(args.data_root).name,  # the folder's name only: no machine-specific path
             "bootstrap": args.bootstrap,
         }
         for name in BASELINES:

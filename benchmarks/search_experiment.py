@@ -88,7 +88,9 @@ def main() -> None:
             )
         if "darts" in parts:
             result["darts"] = searching.darts(args.darts_seeds, args.darts_budget, args.data_root)
-        result["groundtruth"] = gt.provenance
+        result["groundtruth"] = [  # file names only: no machine-specific paths in results/
+            {k: Path(v).name if k == "path" and v else v for k, v in source.items()} for source in gt.provenance
+        ]
     result["provenance"] = provenance.collect()
     made |= {part: result["provenance"] for part in parts}
     args.out.mkdir(parents=True, exist_ok=True)
