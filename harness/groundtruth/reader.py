@@ -23,6 +23,7 @@ class GroundTruth:
     def __init__(self, h5: h5py.File):
         self._h5 = h5
         self.path = Path(h5.filename)
+        self._fingerprints: dict[tuple[str, ...], str] = {}
 
     @classmethod
     def open(cls, path: str | Path | None = None, build: bool = True) -> GroundTruth:
@@ -124,8 +125,11 @@ class GroundTruth:
         A key built from it changes when those values change (a merge, a rebuild from another source) and only then:
         rebuilding the same data gives the same fingerprint.
         """
+        key = tuple(sorted(set(paths)))
+        if key in self._fingerprints:  # the file is open read-only: its contents cannot change under us
+            return self._fingerprints[key]
         digest = hashlib.sha256()
-        for path in sorted(set(paths)):
+        for path in key:
             digest.update(path.encode())
             if path in self._h5:
                 ds = self._h5[path]
@@ -133,7 +137,8 @@ class GroundTruth:
                 digest.update(json.dumps([int(s) for s in ds.attrs.get("seeds", [])]).encode())
             else:
                 digest.update(b"absent")
-        return digest.hexdigest()[:16]
+        self._fingerprints[key] = digest.hexdigest()[:16]
+        return self._fingerprints[key]
 
     def has_cost(self, dataset: str, name: str, hp: int = 200) -> bool:
         return f"{schema.group_path(dataset, hp, schema.COST_GROUP)}/{name}" in self._h5
