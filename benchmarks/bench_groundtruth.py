@@ -127,7 +127,7 @@ def main() -> None:
 
 
 def _provenance() -> dict:
-    from harness.provenance import collect
+    from harness.records import collect
 
     return collect()
 

@@ -24,13 +24,14 @@ from pathlib import Path
 
 import numpy as np
 
-from estimators import registry
+import estimators as registry
 from estimators.bpe import PRESETS, bpe
 from harness import paths
-from harness.cli.common import strict_json
+from harness.app.cli.common import strict_json
+from harness.estimation import Execution
 from harness.evaluate import Evaluation, Target, evaluate, select_archs
 from harness.groundtruth import GroundTruth
-from harness.provenance import CODE_ONLY
+from harness.records import CODE_ONLY
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_PRESETS = ("cpu-tiny", "cpu-small", "cpu-medium")
@@ -65,10 +66,7 @@ def main(argv: list[str] | None = None) -> int:
             estimator = bpe(
                 gt,
                 PRESETS[preset],
-                data_root=args.data_root,
-                store=args.store,
-                workers=args.workers,
-                threads=args.threads,
+                execution=Execution(args.data_root, args.store, args.workers, threads=args.threads),
                 curve=args.curve,
             )
             result = evaluate(estimator, gt, args.dataset, archs, args.seed, target, args.bootstrap)

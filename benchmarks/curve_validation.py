@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from estimators import curve
-from harness import metrics, paths, provenance
+from harness import metrics, paths, records
 from harness.groundtruth import GroundTruth
 
 KS = (5, 10, 20, 50, 100)
@@ -61,7 +61,7 @@ def main() -> None:
         "ks": list(KS),
         "target": "final (epoch 200) seed-mean cifar10-valid x-valid accuracy",
         "results": summary,
-        "provenance": provenance.collect(),
+        "provenance": records.collect(),
     }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "curve_validation.json").write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
@@ -123,7 +123,7 @@ def markdown(result: dict) -> str:
         + ", ".join(f"{m} {s:.2f}" for m, s in seconds.items())
         + ".",
         "",
-        "Provenance: " + provenance.describe(result["provenance"]),
+        "Provenance: " + records.describe(result["provenance"]),
         "",
     ]
     return "\n".join(lines)

@@ -26,17 +26,17 @@ from pathlib import Path
 
 import numpy as np
 
-from estimators.base import NO_DEVICE
 from estimators.bpe import PRESETS
-from harness import paths, provenance, space
-from harness.cli.common import strict_json
+from harness import paths, records, space
+from harness.app.cli.common import strict_json
+from harness.app.search_runs import SearchReport, SearchSpec, run
+from harness.estimation import NO_DEVICE
 from harness.groundtruth import GroundTruth, merge_into
 from harness.groundtruth.sources.csv_table import PRESETS as CSV_PRESETS
 from harness.groundtruth.sources.csv_table import CsvTableSource
 from harness.train import TrainConfig
 from searchers.base import PROTOCOLS
 from searchers.darts import NB201_SEARCH, DartsConfig
-from searchers.run import SearchReport, SearchSpec, run
 
 DATASET = "cifar10-valid"
 PARTS = ("table5", "headline", "darts")
@@ -91,7 +91,7 @@ def main() -> None:
         result["groundtruth"] = [  # file names only: no machine-specific paths in results/
             {k: Path(v).name if k == "path" and v else v for k, v in source.items()} for source in gt.provenance
         ]
-    result["provenance"] = provenance.collect()
+    result["provenance"] = records.collect()
     made |= {part: result["provenance"] for part in parts}
     args.out.mkdir(parents=True, exist_ok=True)
     out_json.write_text(json.dumps(strict_json(result), indent=2, sort_keys=True) + "\n")
@@ -137,7 +137,7 @@ class Searching:
 
     def headline(self, seeds: int, queries: int, live_queries: int, live_seeds: int, data_root: str | None) -> dict:
         tables = {}
-        live = {"config": PRESETS[LIVE_PRESET]} | ({"data_root": data_root} if data_root else {})
+        live = {"config": PRESETS[LIVE_PRESET]}
         for limit in sorted({queries, live_queries}):
             rows = []
             for searcher in BLACK_BOX:
@@ -146,7 +146,15 @@ class Searching:
                         self.search(SearchSpec(searcher, estimator, DATASET, math.inf, max_queries=limit), seeds)
                     )
                 if limit == live_queries and searcher in LIVE_SEARCHERS:
-                    spec = SearchSpec(searcher, "bpe", DATASET, math.inf, max_queries=limit, estimator_options=live)
+                    spec = SearchSpec(
+                        searcher,
+                        "bpe",
+                        DATASET,
+                        math.inf,
+                        max_queries=limit,
+                        estimator_options=live,
+                        data_root=data_root,
+                    )
                     rows.append(self.search(spec, live_seeds) | {"bpe": LIVE_PRESET})
             tables[str(limit)] = _against_full_training(rows)
         return {"live_bpe": LIVE_PRESET, "live_bpe_setting": PRESETS[LIVE_PRESET].describe(), "by_queries": tables}
@@ -258,7 +266,7 @@ def markdown(result: dict) -> str:
         lines += _darts(result["darts"])
     lines += ["", "## Provenance", ""]
     made = result.get("made", {part: result["provenance"] for part in PARTS if part in result})
-    lines += [f"- {part}: {provenance.describe(record)}" for part, record in made.items()] + [""]
+    lines += [f"- {part}: {records.describe(record)}" for part, record in made.items()] + [""]
     return "\n".join(lines)
 
 
@@ -319,8 +327,11 @@ def _headline(headline: dict, before: dict | None) -> list[str]:
         for row in rows:
             speedup = "free" if row["speedup"] is None else f"{row['speedup']:,.0f}x"
             earlier = (before or {}).get("rows", {}).get(f"{row['searcher']}/{row['estimator']}/{queries}")
-            then = "-" if earlier is None else f"{earlier['drop']:+.2f}, " + (
-                "free" if earlier["speedup"] is None else f"{earlier['speedup']:,.0f}x (seconds)"
+            then = (
+                "-"
+                if earlier is None
+                else f"{earlier['drop']:+.2f}, "
+                + ("free" if earlier["speedup"] is None else f"{earlier['speedup']:,.0f}x (seconds)")
             )
             lines.append(
                 f"| {row['searcher']} | {row['estimator']} | {row['seeds']} | {_ms(row)} | "

@@ -25,7 +25,7 @@ import torch
 from tqdm.auto import tqdm
 
 from estimators import zerocost
-from harness import metrics, network, paths, provenance, space
+from harness import metrics, network, paths, records, space
 from harness.groundtruth import GroundTruth
 from harness.train import device_label
 
@@ -180,7 +180,7 @@ def main() -> None:
         "proxies": rows,
         "archs": archs,
         "scores": {p: [float(v) if np.isfinite(v) else None for v in s] for p, s in scores.items()},
-        "provenance": provenance.collect(),
+        "provenance": records.collect(),
     }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "zerocost_validation.json").write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
@@ -239,7 +239,7 @@ def markdown(result: dict) -> str:
         "NASLib's own `val_accuracy` vs our ground truth: Spearman "
         f"{result['naslib_val_accuracy_vs_truth_spearman']:.3f}.",
         "",
-        "Provenance: " + provenance.describe(result["provenance"]),
+        "Provenance: " + records.describe(result["provenance"]),
         "",
     ]
     return "\n".join(lines)

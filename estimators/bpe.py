@@ -15,21 +15,20 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import os
-from dataclasses import asdict, dataclass, fields, replace
-from pathlib import Path
+from dataclasses import asdict, dataclass, field, fields, replace
 
 import numpy as np
 
-from estimators.base import Estimation
-from estimators.registry import register
+from estimators import register
 from harness import store as results_store
 from harness.data import DatasetSplits, load, synthetic
-from harness.dataset_info import NUM_CLASSES
+from harness.datasets import NUM_CLASSES
+from harness.estimation import Estimation, Execution
 from harness.executor import Executor
 from harness.groundtruth import GroundTruth
-from harness.runs import stored_estimation
-from harness.store import Result, Store
+from harness.paths import SYNTHETIC_ROOT
+from harness.store import Result
+from harness.stored import stored_estimation
 from harness.train import PRECISIONS, TrainConfig, device_label, train
 
 EVAL_SPLITS = ("x-valid", "x-test", "ori-test")
@@ -40,8 +39,6 @@ SPLITS_OF = {
     "ImageNet16-120": EVAL_SPLITS,
 }
 """Eval splits each NB201 dataset has (as `harness.data.load` builds them)."""
-SYNTHETIC_ROOT = "synthetic:"
-"""Data root naming `harness.data.synthetic` images instead of a folder: runs anywhere, for tests and smoke runs."""
 
 
 @dataclass(frozen=True)
@@ -210,25 +207,23 @@ class BPEEstimator:
 
     gt: GroundTruth
     bpe: BPEConfig
-    data_root: str | None = None
-    store: Store | str | os.PathLike[str] | None = None
-    scheduler: str | None = None
-    workers: int | None = None
+    execution: Execution = field(default_factory=Execution)
     eval_split: str = "x-valid"
     curve: bool = False
     """Also evaluate after every epoch (stores the curve; its evaluation cost is counted in eval seconds and MACs)."""
-    progress: bool = True
-    threads: int | None = None
     name: str = "bpe"
 
     def __post_init__(self) -> None:
         if self.eval_split not in EVAL_SPLITS:
             raise ValueError(f"eval_split must be one of {EVAL_SPLITS}, got {self.eval_split!r}")
-        self.executor  # noqa: B018 (validates workers, scheduler and threads)
 
     @property
     def executor(self) -> Executor:
-        return Executor(_default_workers(self.workers), self.scheduler, self.progress, self.threads)
+        return self.execution.executor(workers=_default_workers(self.execution.workers))
+
+    @property
+    def data_root(self) -> str:
+        return self.execution.root
 
     @property
     def config(self) -> dict:
@@ -257,7 +252,7 @@ class BPEEstimator:
         strings = self.gt.arch_strings
         executor = self.executor
         errors: list[dict] = []
-        with results_store.writer(self.store) as store:
+        with results_store.writer(self.execution.store) as store:
             store.add_config(self.key, self.record)
             todo = [a for a in dict.fromkeys(archs.tolist()) if not store.has(self.key, dataset, a, seed)]
             units = [
@@ -300,26 +295,18 @@ def _default_workers(workers: int | None) -> int | None:
     return 1 if torch.cuda.is_available() else None
 
 
-@register("bpe", family="bpe", live=True)
+@register("bpe", family="bpe", live=True, options=BPEConfig)
 def bpe(
     gt: GroundTruth,
     config: BPEConfig | None = None,
     preset: str | None = None,
-    data_root: str | os.PathLike[str] | None = None,
-    store: Store | str | os.PathLike[str] | None = None,
-    scheduler: str | None = None,
-    workers: int | None = None,
+    execution: Execution | None = None,
     eval_split: str = "x-valid",
     curve: bool = False,
-    progress: bool = True,
-    threads: int | None = None,
 ) -> BPEEstimator:
     """Train each arch under a budgeted setting (BPE; default: full NB201 protocol), score = final accuracy."""
     if preset is not None:
         if config is not None:
             raise ValueError("give either a BPE config or a preset name, not both")
         config = BPEConfig.from_preset(preset)
-    root = str(Path(data_root).expanduser()) if data_root not in (None, SYNTHETIC_ROOT) else data_root
-    return BPEEstimator(
-        gt, config or BPEConfig(), root, store, scheduler, workers, eval_split, curve, progress, threads
-    )
+    return BPEEstimator(gt, config or BPEConfig(), execution or Execution(), eval_split, curve)

@@ -42,10 +42,10 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import NuSVR
 
-from estimators.base import NB201_GPU, Estimation, Reads
-from estimators.registry import register
+from estimators import register
 from harness import network, paths, space
-from harness.dataset_info import NUM_CLASSES, RESOLUTION, SELECTION_IMAGES, TRAIN_IMAGES, default_split
+from harness.datasets import NUM_CLASSES, RESOLUTION, SELECTION_IMAGES, TRAIN_IMAGES, default_split
+from harness.estimation import NB201_GPU, Estimation, Reads
 from harness.groundtruth import GroundTruth, schema
 from harness.train import PASSES_PER_IMAGE
 

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from estimators.base import NB201_GPU, Estimation, Reads, free
-from estimators.registry import register
+from estimators import register
 from harness import network
-from harness.dataset_info import NUM_CLASSES, RESOLUTION, SELECTION_IMAGES, TRAIN_IMAGES, default_split
+from harness.datasets import NUM_CLASSES, RESOLUTION, SELECTION_IMAGES, TRAIN_IMAGES, default_split
+from harness.estimation import NB201_GPU, Estimation, Reads, free
 from harness.groundtruth import GroundTruth, schema
 
 PASSES_PER_IMAGE = 3

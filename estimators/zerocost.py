@@ -34,23 +34,22 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, field, fields, replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from estimators.base import Estimation
-from estimators.registry import register
+from estimators import register
 from harness import data, network, paths, space
 from harness import store as results_store
-from harness.dataset_info import NUM_CLASSES, RESOLUTION
-from harness.executor import Executor
+from harness.datasets import NUM_CLASSES, RESOLUTION
+from harness.estimation import Estimation, Execution
 from harness.groundtruth import GroundTruth
-from harness.runs import run_stored
-from harness.store import Store
+from harness.registry import configured
+from harness.stored import run_stored
 from harness.train import device_label
 
 PROXIES: tuple[str, ...] = ("synflow", "snip", "grasp", "fisher", "jacob_cov", "grad_norm", "naswot")
@@ -115,13 +114,13 @@ def batch_from_split(
 
 def real_batch(dataset: str, size: int, seed: int, root: str | os.PathLike[str] | None = None) -> Batch:
     """A seeded batch of the dataset's training images; root: argument, $BPEBENCH_DATA_ROOT, else the shared data."""
-    root = root or os.environ.get(data.DATA_ROOT_ENV) or paths.shared_data_dir()
+    root = paths.data_root(root)
     try:
         splits = data.load(dataset, root)
     except ValueError as err:
         raise ValueError(
             f"zero-cost proxies need a batch of real {dataset} images and none could be loaded from {root}: {err}. "
-            f"Set ${data.DATA_ROOT_ENV} to the folder holding the datasets or pass data_root=..."
+            f"Set ${paths.DATA_ROOT_ENV} to the folder holding the datasets or pass data_root=..."
         ) from err
     return batch_from_split(splits.train, splits.mean, splits.std, splits.num_classes, size, seed)
 
@@ -318,33 +317,24 @@ def _check_proxies(proxies: Sequence[str]) -> set[str]:
 
 @dataclass(frozen=True)
 class ZeroCostConfig:
-    """How a proxy is computed (batch size, network size) and where (data root, threads, workers, store)."""
+    """How a proxy is computed: batch size and network size."""
 
     batch_size: int = 64
     """Images in the one batch (zero-cost papers: 64 to 128)."""
     channels: int = 16
     cells: int = 5
-    data_root: str | None = None
-    """Folder with the datasets; None: $BPEBENCH_DATA_ROOT, else the shared reference data."""
-    threads: int | None = 1
-    """torch threads per arch being scored (None: torch's setting inline, cores / workers in local processes). One by
-    default: these small batches gain little from a second thread, and on a busy machine extra threads spin (synflow
-    took 20 s with 2 threads instead of 0.6 s with 1 on 2 shared cores)."""
-    workers: int | None = 1
-    """Archs scored at once in local processes (1: inline; None: one per core), as `harness.executor` runs them."""
-    scheduler: str | None = None
-    """Dask scheduler address (tcp://HOST:PORT) to score archs on instead of local processes."""
-    store: Store | str | os.PathLike[str] | None = None
-    """Results store (or its path): archs already stored are read back, new ones stored (`harness.runs`)."""
-    progress: bool = True
 
     def __post_init__(self) -> None:
         for name, least in (("batch_size", 2), ("channels", 1), ("cells", 1)):
             _check_int(name, getattr(self, name), least)
-        for name in ("threads", "workers"):
-            if getattr(self, name) is not None:
-                _check_int(name, getattr(self, name), 1)
-        Executor(self.workers, self.scheduler, self.progress, self.threads)  # validates the scheduler address
+
+
+DEFAULT_WORKERS = 1
+"""Archs scored at once when the execution leaves it open: inline."""
+DEFAULT_THREADS = 1
+"""torch threads per arch when the execution leaves it open. These small batches gain little from a second thread,
+and on a busy machine extra threads spin (synflow took 20 s with 2 threads instead of 0.6 s with 1 on 2 shared
+cores)."""
 
 
 def _check_int(name: str, value: object, least: int) -> None:
@@ -389,6 +379,7 @@ class ZeroCostEstimator:
     gt: GroundTruth
     name: str
     settings: ZeroCostConfig = ZeroCostConfig()
+    execution: Execution = field(default_factory=Execution)
     _batches: dict[tuple[str, int], Batch] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -404,9 +395,9 @@ class ZeroCostEstimator:
 
     def estimate(self, archs: np.ndarray, dataset: str, seed: int = 0) -> Estimation:
         archs = np.asarray(archs)
-        if self.settings.store is not None:
-            unstored = replace(self, settings=replace(self.settings, store=None))
-            with results_store.writer(self.settings.store) as store:
+        if self.execution.store is not None:
+            unstored = replace(self, execution=self.execution.without_store())
+            with results_store.writer(self.execution.store) as store:
                 return run_stored(unstored, store, dataset, archs, seed)
         start = time.perf_counter()
         batch = None if self.name in DATA_FREE else self.batch(dataset, seed)
@@ -421,7 +412,8 @@ class ZeroCostEstimator:
         ]
         scores, costs = np.full(len(archs), np.nan), np.full(len(archs), np.nan)
         errors = []
-        for outcome in Executor(s.workers, s.scheduler, s.progress, s.threads).run(_score_unit, units, desc=self.name):
+        executor = self.execution.executor(DEFAULT_WORKERS, DEFAULT_THREADS)
+        for outcome in executor.run(_score_unit, units, desc=self.name):
             if outcome.ok:
                 scores[outcome.index], costs[outcome.index] = outcome.value
             else:
@@ -440,56 +432,30 @@ class ZeroCostEstimator:
         """The batch for `dataset` and `seed`, loaded once per estimator."""
         key = (dataset, seed)
         if key not in self._batches:
-            self._batches[key] = real_batch(dataset, self.settings.batch_size, seed, self.settings.data_root)
+            self._batches[key] = real_batch(dataset, self.settings.batch_size, seed, self.execution.data_root)
         return self._batches[key]
 
 
-def _settings(options: dict) -> ZeroCostConfig:
-    """Settings from factory options; an unknown option is a ValueError naming the allowed ones."""
-    allowed = [f.name for f in fields(ZeroCostConfig)]
-    unknown = sorted(set(options) - set(allowed))
-    if unknown:
-        raise ValueError(f"unknown zero-cost option(s) {', '.join(unknown)}; allowed: {', '.join(allowed)}")
-    return ZeroCostConfig(**options)
+def _factory(proxy: str, summary: str) -> Callable[..., ZeroCostEstimator]:
+    def factory(
+        gt: GroundTruth, config: ZeroCostConfig | None = None, execution: Execution | None = None, **fields: object
+    ) -> ZeroCostEstimator:
+        return ZeroCostEstimator(gt, proxy, configured(ZeroCostConfig, config, fields), execution or Execution())
+
+    factory.__doc__ = summary
+    return factory
 
 
-@register("synflow", family="zerocost", live=True)
-def synflow_estimator(gt: GroundTruth, **options) -> ZeroCostEstimator:
-    """Synaptic flow at initialisation (data-free: |weights|, all-ones input, float64, no BatchNorm)."""
-    return ZeroCostEstimator(gt, "synflow", _settings(options))
+SUMMARIES = {
+    "synflow": "Synaptic flow at initialisation (data-free: |weights|, all-ones input, float64, no BatchNorm).",
+    "snip": "SNIP: sum of |weight * gradient| on one batch at initialisation.",
+    "grasp": "GraSP: sum of -weight * (Hessian x gradient) on one batch at initialisation.",
+    "fisher": "Fisher channel saliency (Theis et al.) summed over all weights, one batch at initialisation.",
+    "jacob_cov": "Correlation of per-image input Jacobians (Mellor et al. v1) on one batch at initialisation.",
+    "grad_norm": "Sum of per-layer gradient norms on one batch at initialisation.",
+    "naswot": "NASWOT: log-determinant of the ReLU binary-code agreement kernel of one batch (Mellor et al. 2021).",
+}
+"""One line per proxy: what it computes."""
 
-
-@register("snip", family="zerocost", live=True)
-def snip_estimator(gt: GroundTruth, **options) -> ZeroCostEstimator:
-    """SNIP: sum of |weight * gradient| on one batch at initialisation."""
-    return ZeroCostEstimator(gt, "snip", _settings(options))
-
-
-@register("grasp", family="zerocost", live=True)
-def grasp_estimator(gt: GroundTruth, **options) -> ZeroCostEstimator:
-    """GraSP: sum of -weight * (Hessian x gradient) on one batch at initialisation."""
-    return ZeroCostEstimator(gt, "grasp", _settings(options))
-
-
-@register("fisher", family="zerocost", live=True)
-def fisher_estimator(gt: GroundTruth, **options) -> ZeroCostEstimator:
-    """Fisher channel saliency (Theis et al.) summed over all weights, one batch at initialisation."""
-    return ZeroCostEstimator(gt, "fisher", _settings(options))
-
-
-@register("jacob_cov", family="zerocost", live=True)
-def jacob_cov_estimator(gt: GroundTruth, **options) -> ZeroCostEstimator:
-    """Correlation of per-image input Jacobians (Mellor et al. v1) on one batch at initialisation."""
-    return ZeroCostEstimator(gt, "jacob_cov", _settings(options))
-
-
-@register("grad_norm", family="zerocost", live=True)
-def grad_norm_estimator(gt: GroundTruth, **options) -> ZeroCostEstimator:
-    """Sum of per-layer gradient norms on one batch at initialisation."""
-    return ZeroCostEstimator(gt, "grad_norm", _settings(options))
-
-
-@register("naswot", family="zerocost", live=True)
-def naswot_estimator(gt: GroundTruth, **options) -> ZeroCostEstimator:
-    """NASWOT: log-determinant of the ReLU binary-code agreement kernel of one batch (Mellor et al. 2021)."""
-    return ZeroCostEstimator(gt, "naswot", _settings(options))
+for _proxy, _summary in SUMMARIES.items():
+    register(_proxy, family="zerocost", live=True, options=ZeroCostConfig)(_factory(_proxy, _summary))

@@ -30,9 +30,9 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from harness import paths
 from harness.paths import cache_dir as _cache_root
 
-DATA_ROOT_ENV = "BPEBENCH_DATA_ROOT"
 DATASETS: tuple[str, ...] = ("cifar10-valid", "cifar10", "cifar100", "ImageNet16-120")
 SPLITS: tuple[str, ...] = ("train", "x-valid", "x-test", "ori-test")
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
@@ -226,7 +226,7 @@ def load(
     workers: int | None = None,
     progress: bool = True,
 ) -> DatasetSplits:
-    """Load dataset `name` (one of `DATASETS`) from `root` (default $BPEBENCH_DATA_ROOT) with NB201's splits."""
+    """Load dataset `name` (one of `DATASETS`) from `root` (default: `paths.data_root()`) with NB201's splits."""
     spec = _spec(name)
     data_root = _data_root(root)
     cache = Path(cache_dir).expanduser() if cache_dir is not None else _cache_root() / "data"
@@ -277,11 +277,7 @@ def _spec(name: str) -> _Spec:
 
 
 def _data_root(root: str | os.PathLike[str] | None) -> Path:
-    if root is None:
-        root = os.environ.get(DATA_ROOT_ENV)
-    if not root:
-        raise ValueError(f"no data root: pass root=... or set ${DATA_ROOT_ENV} to the folder holding the datasets")
-    return Path(root).expanduser()
+    return Path(paths.data_root(root))
 
 
 def _make_splits(name: str, spec: _Spec, train: Arrays, test: Arrays, split_seed: int) -> DatasetSplits:

@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from estimators.base import Estimation, Estimator, Reads
 from harness import metrics, space
-from harness.dataset_info import default_split
+from harness.datasets import default_split
+from harness.estimation import Estimation, Estimator, Reads
 from harness.groundtruth import GroundTruth, schema
 
 

@@ -1,4 +1,4 @@
-"""Default locations: user cache directory, ground-truth file, shared reference data."""
+"""Default locations: user cache directory, ground-truth file, shared reference data, the datasets' folder."""
 
 from __future__ import annotations
 
@@ -8,6 +8,9 @@ from pathlib import Path
 CACHE_ENV = "BPEBENCH_CACHE_DIR"
 GROUNDTRUTH_ENV = "BPEBENCH_GROUNDTRUTH"
 SHARED_DATA_ENV = "BPEBENCH_SHARED_DATA"
+DATA_ROOT_ENV = "BPEBENCH_DATA_ROOT"
+SYNTHETIC_ROOT = "synthetic:"
+"""Data root naming `harness.data.synthetic` images instead of a folder: runs anywhere, for tests and smoke runs."""
 
 
 def cache_dir() -> Path:
@@ -32,3 +35,13 @@ def shared_data_dir() -> Path:
     beside_source = Path(__file__).resolve().parents[2] / "shared" / "data"
     beside_cwd = Path.cwd().resolve().parent / "shared" / "data"
     return beside_cwd if not beside_source.exists() and beside_cwd.exists() else beside_source
+
+
+def data_root(root: str | os.PathLike[str] | None = None) -> str:
+    """The datasets' folder (or `SYNTHETIC_ROOT`): `root`, else $BPEBENCH_DATA_ROOT, else the shared reference data.
+
+    The one resolution every live estimator, searcher and command uses.
+    """
+    if root is None or str(root) == "":
+        root = os.environ.get(DATA_ROOT_ENV) or shared_data_dir()
+    return root if root == SYNTHETIC_ROOT else str(Path(root).expanduser())

@@ -31,7 +31,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from estimators.base import Estimator
+from harness.estimation import Estimator
 
 DEFAULT_MAX_STEPS = 10_000
 """Queries (cached ones included) after which a black-box search stops even if the budget is not spent."""

@@ -29,7 +29,6 @@ to prevent it.
 from __future__ import annotations
 
 import math
-import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -40,11 +39,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from harness import data, paths, space
-from harness.dataset_info import NUM_CLASSES
+from harness.datasets import NUM_CLASSES
 from harness.network import ResNetBlock, make_op
 from harness.train import Normalizer, TrainConfig, device_label, random_crop_flip, resolve_device
+from searchers import register
 from searchers.base import Problem, SearchResult, Trajectory
-from searchers.registry import register
 
 NB201_SEARCH = TrainConfig(epochs=50, batch_size=64, lr=0.025)
 """NB201's DARTS setting: C=16, N=5, 50 epochs, batch 64, lr 0.025, 32 px, all of the train split (and of x-valid)."""
@@ -272,7 +271,7 @@ def _load(dataset: str, cfg: DartsConfig, train_cfg: TrainConfig) -> tuple[data.
             seed=train_cfg.seed,
         )
     else:
-        root = cfg.data_root or _default_root()
+        root = paths.data_root(cfg.data_root)
         splits = data.load("cifar10-valid" if dataset == "cifar10" else dataset, root, progress=False)
     splits = splits.downscale(train_cfg.resolution)
     arch_split = splits["x-valid"]
@@ -280,10 +279,6 @@ def _load(dataset: str, cfg: DartsConfig, train_cfg: TrainConfig) -> tuple[data.
         rng = np.random.default_rng([train_cfg.seed, 1])
         arch_split = arch_split.select(data.balanced_subset(arch_split.labels.numpy(), train_cfg.fraction, rng))
     return splits.subsample(train_cfg.fraction, train_cfg.seed), arch_split
-
-
-def _default_root() -> str:
-    return os.environ.get(data.DATA_ROOT_ENV) or str(paths.shared_data_dir())
 
 
 class _Step:
@@ -361,13 +356,13 @@ class _Step:
         return alpha_grad - self.lr * hessian_vector, logits
 
 
-@register("darts-v1", uses_estimator=False)
+@register("darts-v1", family="supernet", live=True)
 def darts_v1(config: DartsConfig | None = None) -> Darts:
     """DARTS, first order: supernet weights and architecture alphas trained alternately; argmax op per edge."""
     return Darts(replace(config or DartsConfig(), second_order=False), "darts-v1")
 
 
-@register("darts-v2", uses_estimator=False)
+@register("darts-v2", family="supernet", live=True)
 def darts_v2(config: DartsConfig | None = None) -> Darts:
     """DARTS, second order: alpha gradient through one virtual weight step (finite-difference Hessian)."""
     return Darts(replace(config or DartsConfig(), second_order=True), "darts-v2")

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from harness import space
+from searchers import register
 from searchers.base import BlackBoxSearcher, Oracle, random_arch
-from searchers.registry import register
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ def _rank(score: float) -> float:
     return score if math.isfinite(score) else -math.inf
 
 
-@register("rea")
+@register("rea", family="query")
 def rea(population: int = 10, sample_size: int = 3) -> RegularizedEvolution:
     """Regularized evolution: tournament of `sample_size` from an aging population, one-edge mutation (NB201: 10, 3)."""
     return RegularizedEvolution(population, sample_size)

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from searchers import register
 from searchers.base import BlackBoxSearcher, Oracle, random_arch
-from searchers.registry import register
 
 
 @dataclass(frozen=True)
@@ -23,7 +23,7 @@ class RandomSearch(BlackBoxSearcher):
             oracle.score(random_arch(oracle, rng))
 
 
-@register("rs")
+@register("rs", family="query")
 def rs() -> RandomSearch:
     """Random search: uniformly random archs, the best estimated one wins."""
     return RandomSearch()

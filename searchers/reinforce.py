@@ -18,8 +18,8 @@ import numpy as np
 import torch
 
 from harness import space
+from searchers import register
 from searchers.base import BlackBoxSearcher, Oracle
-from searchers.registry import register
 
 ANSWERS: tuple[str, ...] = ("best", "policy")
 
@@ -99,7 +99,7 @@ class Baseline:
         return self._numerator / self._denominator
 
 
-@register("reinforce")
+@register("reinforce", family="query")
 def reinforce(lr: float = 0.01, momentum: float = 0.9, answer: str = "best") -> Reinforce:
     """REINFORCE: a categorical policy per edge, Adam (lr 0.01), EMA reward baseline (momentum 0.9)."""
     return Reinforce(lr, momentum, answer)

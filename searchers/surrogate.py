@@ -14,8 +14,8 @@ import numpy as np
 from sklearn.ensemble import RandomForestRegressor
 
 from harness import space
+from searchers import register
 from searchers.base import BlackBoxSearcher, Oracle, random_arch
-from searchers.registry import register
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,7 @@ def encode(oracle: Oracle, archs: np.ndarray) -> np.ndarray:
     return onehot.reshape(len(archs), -1)
 
 
-@register("surrogate")
+@register("surrogate", family="query")
 def surrogate(initial: int = 10, batch: int = 5, candidates: int = 500, parents: int = 5) -> SurrogateSearch:
     """Surrogate search (PNAS spirit): a random forest over one-hot archs picks the next ones to query."""
     return SurrogateSearch(initial, batch, candidates, parents)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from harness.dataset_info import default_split
+from harness.datasets import default_split
 from harness.groundtruth.reader import GroundTruth
 
 

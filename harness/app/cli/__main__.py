@@ -1,0 +1,5 @@
+import sys
+
+from harness.app.cli import main
+
+sys.exit(main())

@@ -1,0 +1,244 @@
+"""A MIP experiment end to end: the BPE objective through the results store, MIP, random search, baselines."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+import estimators
+from estimators.bpe import PRESETS, BPEConfig
+from harness import metrics
+from harness.datasets import NUM_CLASSES
+from harness.estimation import Estimation, Estimator, Execution
+from harness.evaluate import Target, select_archs
+from harness.groundtruth import GroundTruth, schema
+from harness.store import Store
+from harness.stored import run_stored
+from searchers.mip.cost import CostModel
+from searchers.mip.search import Measurement, MIPSettings, SearchResult, Trial, choose, random_search, run_mip
+from searchers.mip.space import BPESpace, Config
+
+TRAIN_IMAGES = {"cifar10-valid": 25_000, "cifar10": 50_000, "cifar100": 50_000, "ImageNet16-120": 151_700}
+"""Nominal train-split sizes (NB201); the cost model's fit absorbs any difference."""
+EVAL_IMAGES = {
+    ("cifar10-valid", "x-valid"): 25_000,
+    ("cifar10-valid", "ori-test"): 10_000,
+    ("cifar10", "ori-test"): 10_000,
+    ("cifar100", "x-valid"): 5_000,
+    ("cifar100", "x-test"): 5_000,
+    ("cifar100", "ori-test"): 10_000,
+    ("ImageNet16-120", "x-valid"): 3_000,
+    ("ImageNet16-120", "x-test"): 3_000,
+    ("ImageNet16-120", "ori-test"): 6_000,
+}
+REFERENCE_ARCHS = 5
+"""Archs of the sample whose mean FLOPs the cost model uses."""
+PAPER_PRESETS: tuple[str, ...] = ("bpe1", "bpe2")
+
+
+@dataclass(frozen=True)
+class EstimatorObjective:
+    """Tau and cost of the estimator `make(config)` builds, on a fixed arch sample, computed only where not stored.
+
+    With `store`, results go through `run_stored`; without, the estimator keeps its own store (as `bpe` does, storing
+    each arch as it finishes). Archs left without a result (errors, not failed trainings) raise: a rerun retries them.
+    """
+
+    make: Callable[[Config], Estimator]
+    dataset: str
+    archs: np.ndarray
+    truth: np.ndarray
+    seed: int = 0
+    store: Store | None = None
+
+    def __call__(self, config: Config) -> Measurement:
+        estimation = self._estimate(config)
+        prepared = metrics.prepare(estimation.scores, self.truth)
+        tau = metrics.kendall_tau(prepared.scores, prepared.truth)
+        extra = {
+            "store_key": estimation.metadata.get("key", estimation.metadata.get("store_key")),
+            "computed": estimation.metadata["computed"],
+            "failed": prepared.n_failed,
+        }
+        return Measurement(tau, float(np.nansum(estimation.costs)), estimation.metadata["computed"] == 0, extra)
+
+    def rank_report(self, config: Config, n_boot: int = 1000) -> dict:
+        """Every rank metric of `config`'s scores, with bootstrap CIs (read from the store once evaluated)."""
+        estimation = self._estimate(config)
+        return metrics.rank_report(estimation.scores, self.truth, n_boot=n_boot, seed=self.seed).to_dict()
+
+    def _estimate(self, config: Config) -> Estimation:
+        estimator = self.make(config)
+        if self.store is not None:
+            estimation = run_stored(estimator, self.store, self.dataset, self.archs, self.seed)
+        else:
+            estimation = estimator.estimate(self.archs, self.dataset, self.seed)
+        missing = int(np.isnan(estimation.costs).sum())
+        if missing:
+            failures = estimation.metadata.get("failures") or [{"reason": "no result"}]
+            raise RuntimeError(
+                f"{missing} of {len(self.archs)} archs could not be evaluated under {config} (first error: "
+                f"{failures[0]['reason']}); rerun to retry them (stored results are kept)"
+            )
+        return estimation
+
+
+@dataclass(frozen=True)
+class MIPExperiment:
+    """What a `bpebench mip` run compares: MIP and random search over one space at one budget, plus baselines."""
+
+    space: str = "cpu"
+    """'cpu', 'gpu' or a TOML file."""
+    dataset: str = "cifar10-valid"
+    archs: str = "50"
+    """`select_archs` spec: a sample size of unique archs, 'unique', 'all' or indices."""
+    seed: int = 0
+    """Seed of the arch sample, the training runs and MIP's sampling."""
+    budget: float = 3000.0
+    per_iteration: int = 4
+    beta: float = 1.0
+    importance: str = "fanova"
+    n_trees: int = 64
+    cost_cap: float | None = None
+    """Chosen BPE = highest tau among configs costing at most this many seconds (None: no cap)."""
+    eval_split: str = "x-valid"
+    """Split the BPE scores archs on (its held-out accuracy); the target is separate."""
+    target: str | None = None
+    random_search: bool = True
+    presets: tuple[str, ...] = PAPER_PRESETS
+    """BPE presets evaluated as baselines when predicted to cost at most `budget`."""
+
+    def __post_init__(self) -> None:
+        BPESpace.load(self.space)
+        schema.check_dataset(self.dataset)
+        self.settings  # noqa: B018 (validates budget, per_iteration, beta, importance, n_trees, seed)
+        if self.cost_cap is not None and not (isinstance(self.cost_cap, int | float) and self.cost_cap > 0):
+            raise ValueError(f"cost_cap must be a number of seconds > 0 or None, got {self.cost_cap!r}")
+        if (self.dataset, self.eval_split) not in EVAL_IMAGES:
+            allowed = [s for d, s in EVAL_IMAGES if d == self.dataset]
+            raise ValueError(f"eval_split {self.eval_split!r} is invalid for {self.dataset}: allowed {allowed}")
+        Target.parse(self.target, self.dataset)
+
+        unknown = [p for p in self.presets if p not in PRESETS]
+        if unknown:
+            raise ValueError(f"unknown BPE preset(s) {unknown}; available: {', '.join(PRESETS)}")
+
+    @property
+    def settings(self) -> MIPSettings:
+        return MIPSettings(self.budget, self.per_iteration, self.beta, self.importance, self.n_trees, self.seed)
+
+    def to_dict(self) -> dict:
+        return asdict(self) | {"presets": list(self.presets)}
+
+
+def run_experiment(
+    experiment: MIPExperiment,
+    gt: GroundTruth,
+    execution: Execution,
+    log: Callable[[str], None] = print,
+) -> dict:
+    """Run MIP, random search and the baselines (trained as `execution` says); return the run record (JSON-ready)."""
+
+    start = time.perf_counter()
+    space = BPESpace.load(experiment.space)
+    archs = select_archs(experiment.archs, gt, seed=experiment.seed)
+    target = Target.parse(experiment.target, experiment.dataset)
+    truth = target.values(gt, experiment.dataset)[archs]
+
+    def make(config: Config) -> Estimator:
+        return estimators.create(
+            "bpe",
+            gt,
+            config=BPEConfig(**config),
+            execution=execution,
+            eval_split=experiment.eval_split,
+            curve=False,
+        )
+
+    objective = EstimatorObjective(make, experiment.dataset, archs, truth, experiment.seed)
+    cost_model = CostModel(
+        tuple(gt.arch_strings[a] for a in archs[:REFERENCE_ARCHS]),
+        NUM_CLASSES[experiment.dataset],
+        TRAIN_IMAGES[experiment.dataset],
+        EVAL_IMAGES[(experiment.dataset, experiment.eval_split)],
+        len(archs),
+        evaluate_every_epoch=False,
+    )
+
+    def report(label: str) -> Callable[[Trial], None]:
+        def on_trial(trial: Trial) -> None:
+            state = "stored" if trial.reused else "computed"
+            log(
+                f"[{label}] {BPEConfig(**trial.config).describe()}: tau {trial.tau:.3f}, cost {trial.cost:.0f} s "
+                f"(predicted {trial.predicted_cost:.0f} s, {state})"
+            )
+
+        return on_trial
+
+    mip = run_mip(space, objective, cost_model, experiment.settings, report("mip"))
+    rs = None
+    if experiment.random_search:
+        rs = random_search(
+            space, objective, cost_model, experiment.budget, experiment.seed, report("random"), calibration=mip.trials
+        )
+    fitted = (rs or mip).cost_model
+    presets = [
+        _preset(name, PRESETS[name].to_dict(), objective, fitted, experiment.budget) for name in experiment.presets
+    ]
+    record = {
+        "format": "bpebench-mip",
+        "version": 1,
+        "experiment": experiment.to_dict(),
+        "space": space.to_dict(),
+        "archs": archs.tolist(),
+        "target": str(target),
+        "store": str(getattr(execution.store, "path", execution.store)),
+        "mip": mip.to_dict(),
+        "random_search": rs.to_dict() if rs else None,
+        "chosen": {
+            "mip": _chosen(mip, objective, experiment.cost_cap),
+            "random_search": _chosen(rs, objective, experiment.cost_cap) if rs else None,
+        },
+        "baselines": [*presets, _tabular(gt, experiment.dataset, archs, truth, experiment.seed)],
+        "wall_seconds": time.perf_counter() - start,
+    }
+    return record
+
+
+def _chosen(search: SearchResult, objective: EstimatorObjective, cost_cap: float | None) -> dict | None:
+    """The search's best trial under the cost cap, with its rank report (CIs)."""
+    trial = choose(search.trials, cost_cap)
+    return trial.to_dict() | {"report": objective.rank_report(trial.config)} if trial else None
+
+
+def _preset(name: str, config: Config, objective: EstimatorObjective, model: CostModel, budget: float) -> dict:
+    predicted = model.predict(config)
+    entry = {"name": name, "config": config, "predicted_cost_seconds": predicted}
+    if predicted > budget:
+        return entry | {"tau": None, "cost_seconds": None, "note": f"not run: predicted {predicted:.0f} s > budget"}
+    measured = objective(config)
+    report = objective.rank_report(config)
+    return entry | {"tau": measured.tau, "cost_seconds": measured.cost, "report": report, **measured.extra}
+
+
+def _tabular(gt: GroundTruth, dataset: str, archs: np.ndarray, truth: np.ndarray, seed: int) -> dict:
+    """The recorded 12-epoch schedule as a baseline (its cost is NB201's recorded GPU seconds, not ours)."""
+    entry: dict = {"name": "tabular-hp12"}
+    try:
+        estimation = estimators.create("tabular-hp12", gt).estimate(archs, dataset, seed)
+    except ValueError as err:
+        return entry | {"tau": None, "note": f"not available: {err}"}
+    prepared = metrics.prepare(estimation.scores, truth)
+    full = float(np.nansum(gt.train_seconds(dataset, hp=200)[archs]))
+    cost = float(np.nansum(estimation.costs))
+    return entry | {
+        "tau": metrics.kendall_tau(prepared.scores, prepared.truth),
+        "report": metrics.rank_report(estimation.scores, truth, seed=seed).to_dict(),
+        "cost_seconds": cost,
+        "cost_unit": "NB201's recorded GPU training seconds",
+        "fraction_of_full_cost": cost / full if full > 0 and math.isfinite(full) else None,
+    }

@@ -1,0 +1,163 @@
+"""Render a MIP run record (`mip_run.run_experiment`) as Markdown: iterations, Pareto front, chosen BPE, baselines."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from searchers.mip.space import DIMENSIONS
+
+
+def describe(config: dict[str, Any]) -> str:
+    """Compact form of a BPE config, e.g. 'e2 b128 lr0.1 C8 N1 16px f0.1 co0 fp32'."""
+    return (
+        f"e{config['epochs']} b{config['batch_size']} lr{config['lr']:g} C{config['channels']} N{config['cells']} "
+        f"{config['resolution']}px f{config['fraction']:g} co{config['cutout']} {config['precision']}"
+    )
+
+
+def _num(value: float | None, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "n/a"
+    return f"{value:.{digits}f}"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
+    return lines + ["| " + " | ".join(row) + " |" for row in rows]
+
+
+def iteration_table(search: dict) -> list[str]:
+    rows = []
+    for it in search["iterations"]:
+        ranked = sorted(it["importances"].items(), key=lambda kv: -kv[1])
+        importances = ", ".join(f"{d} {v:.3f}" for d, v in ranked) or "-"
+        pruned = f"{it['pruned']} = {it['fixed_to']}" if it["pruned"] else "-"
+        rows.append(
+            [
+                str(it["index"]),
+                str(len(it["remaining"])),
+                str(it["configs"]),
+                _num(it["best_tau"]),
+                f"{it['cost_seconds']:.0f}",
+                f"{it['spent_seconds']:.0f}",
+                importances,
+                pruned,
+            ]
+        )
+    return _table(["iter", "free dims", "configs", "best tau", "cost s", "spent s", "importance", "pruned"], rows)
+
+
+def trial_table(trials: list[dict], label: str) -> list[str]:
+    rows = [
+        [
+            label,
+            str(t["iteration"]),
+            describe(t["config"]),
+            _num(t["tau"]),
+            f"{t['cost_seconds']:.0f}",
+            f"{t['predicted_cost_seconds']:.0f}",
+            "stored" if t["reused"] else "computed",
+        ]
+        for t in trials
+    ]
+    return _table(["method", "iter", "BPE", "tau", "cost s", "predicted s", "result"], rows)
+
+
+def pareto_table(record: dict) -> list[str]:
+    rows = []
+    for method in ("mip", "random_search"):
+        search = record.get(method)
+        if not search:
+            continue
+        for i in search["pareto_front"]:
+            t = search["trials"][i]
+            rows.append([method, describe(t["config"]), _num(t["tau"]), f"{t['cost_seconds']:.0f}"])
+    return _table(["method", "BPE", "tau", "cost s"], rows)
+
+
+def _tau_ci(entry: dict) -> str:
+    """'0.512 [0.431, 0.590]' from the entry's rank report, else its bare tau."""
+    report = entry.get("report")
+    if not report:
+        return _num(entry.get("tau"))
+    tau = report["kendall_tau"]
+    return f"{_num(tau['value'])} [{_num(tau['low'])}, {_num(tau['high'])}]"
+
+
+def comparison_table(record: dict) -> list[str]:
+    rows = []
+    for method, chosen in record["chosen"].items():
+        if chosen:
+            rows.append(
+                [
+                    f"{method} (chosen)",
+                    describe(chosen["config"]),
+                    _tau_ci(chosen),
+                    f"{chosen['cost_seconds']:.0f} s",
+                    "",
+                ]
+            )
+    for base in record["baselines"]:
+        cost = base.get("cost_seconds")
+        config = describe(base["config"]) if "config" in base else "NB201 12-epoch table"
+        note = base.get("note", "")
+        if base["name"] == "tabular-hp12" and base.get("fraction_of_full_cost") is not None:
+            note = f"{base['cost_unit']}; {base['fraction_of_full_cost']:.3f} of the 200-epoch cost"
+        elif "predicted_cost_seconds" in base and cost is not None:
+            note = f"predicted {base['predicted_cost_seconds']:.0f} s"
+        rows.append([base["name"], config, _tau_ci(base), f"{cost:.0f} s" if cost is not None else "-", note])
+    return _table(["estimator", "BPE", "Kendall tau [95% CI]", "cost", "note"], rows)
+
+
+def render(record: dict, command: str | None = None) -> str:
+    """The whole run as Markdown."""
+    exp = record["experiment"]
+    mip = record["mip"]
+    lines = [
+        f"# MIP over the `{exp['space']}` BPE space on {exp['dataset']}",
+        "",
+        f"{len(record['archs'])} unique archs (seed {exp['seed']}), target {record['target']}, BPE scores on "
+        f"{exp['eval_split']}; budget {exp['budget']:.0f} s of evaluation cost per method; {exp['per_iteration']} "
+        f"configs per iteration, cost bias beta {exp['beta']}, importance {exp['importance']}; chosen BPE = highest "
+        f"tau" + (f" under {exp['cost_cap']:.0f} s" if exp["cost_cap"] else "") + ".",
+        "",
+    ]
+    if command:
+        lines += ["Reproduce (resumes from the results store):", "", f"    {command}", ""]
+    lines += ["## Chosen BPE against the baselines", "", *comparison_table(record), ""]
+    lines += [
+        "Costs are measured seconds of this machine summed over the archs; tabular-hp12's is NB201's recorded GPU "
+        "time. Its scores need the 12-epoch table in the ground-truth file: `bpebench data build --out gt.h5 && "
+        "bpebench data add-csv ../shared/data/nb201/nb201-hp12-final-accuracy.csv --preset nb201-hp12 "
+        "--groundtruth gt.h5`, then `--groundtruth gt.h5`.",
+        "",
+    ]
+    lines += [
+        f"## MIP iterations (stopped: {mip['stop_reason']}; spent {mip['spent_seconds']:.0f} s)",
+        "",
+        *iteration_table(mip),
+        "",
+    ]
+    final = mip.get("final_space")
+    if final:
+        fixed = ", ".join(f"{d} = {final['dimensions'][d][0]}" for d in final["fixed"])
+        free = [d for d in DIMENSIONS if len(final["dimensions"][d]) > 1]
+        lines += [f"Pruned in order: {fixed or 'none'}; left free: {', '.join(free) or 'none'}.", ""]
+    lines += ["## Pareto front (tau vs cost)", "", *pareto_table(record), ""]
+    lines += ["## Every evaluated config", "", *trial_table(mip["trials"], "mip")]
+    rs = record.get("random_search")
+    if rs:
+        lines += trial_table(rs["trials"], "random")[2:]
+        lines += ["", f"Random search stopped: {rs['stop_reason']}; spent {rs['spent_seconds']:.0f} s."]
+    model = mip["cost_model"]
+    rates = ", ".join(f"{f} {r:.3g}" for f, r in zip(model["features"], model["rates"], strict=True))
+    lines += ["", f"Cost model (seconds per unit, fitted on {model['fitted_on']} MIP configs): {rates}.", ""]
+    provenance = record.get("provenance")
+    if provenance:
+        lines += [
+            f"Provenance: commit {provenance['commit']}, {provenance['date']}, {provenance['machine']}, "
+            f"Python {provenance['python']}; wall time {record['wall_seconds']:.0f} s.",
+            "",
+        ]
+    return "\n".join(lines)

@@ -1,0 +1,175 @@
+"""Benchmark suites: TOML files listing estimator, search and MIP work, run through the resumable store."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import estimators
+import searchers
+from harness import paths
+from harness.datasets import DATASETS
+
+SUITES = ("quick", "standard", "gpu")
+
+
+def _strings(value: object, what: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"{what} must be a non-empty list of strings, got {value!r}")
+    return tuple(value)
+
+
+def _check_datasets(datasets: tuple[str, ...], where: str) -> None:
+    for dataset in datasets:
+        if dataset not in DATASETS:
+            raise ValueError(f"{where}: unknown dataset {dataset!r}; allowed: {', '.join(DATASETS)}")
+
+
+@dataclass(frozen=True)
+class EstimateStep:
+    """Estimators x datasets x seeds, each on the same seeded arch selection."""
+
+    estimators: tuple[str, ...]
+    datasets: tuple[str, ...]
+    archs: str
+    seeds: tuple[int, ...]
+    options: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in self.estimators:
+            estimators.entry(name)
+        _check_datasets(self.datasets, "estimate step")
+        if not self.seeds or not all(isinstance(s, int) for s in self.seeds):
+            raise ValueError(f"estimate step: seeds must be a non-empty list of ints, got {self.seeds!r}")
+
+
+@dataclass(frozen=True)
+class SearchStep:
+    """Searchers x estimators x datasets x budgets, each over seeds 0..seeds-1."""
+
+    searchers: tuple[str, ...]
+    estimators: tuple[str, ...]
+    datasets: tuple[str, ...]
+    budgets: tuple[float, ...]
+    seeds: int
+    options: dict = field(default_factory=dict)
+    """Estimator options, e.g. {preset = "cpu-mip-rs"} for `bpe`."""
+    queries: int | None = None
+    """End each search after this many paid archs; `budgets` may then be left out (no time limit)."""
+
+    def __post_init__(self) -> None:
+        if self.queries is not None and (
+            isinstance(self.queries, bool) or not isinstance(self.queries, int) or self.queries < 1
+        ):
+            raise ValueError(f"search step: queries must be an int >= 1, got {self.queries!r}")
+        if not self.budgets and self.queries is not None:
+            object.__setattr__(self, "budgets", (math.inf,))
+        for name in self.searchers:
+            searchers.entry(name)
+        for name in self.estimators:
+            estimators.entry(name)
+        _check_datasets(self.datasets, "search step")
+        if not self.budgets or any(not isinstance(b, int | float) or b <= 0 for b in self.budgets):
+            raise ValueError(f"search step: budgets must be positive numbers of seconds, got {self.budgets!r}")
+        if not isinstance(self.seeds, int) or self.seeds < 1:
+            raise ValueError(f"search step: seeds must be a count >= 1, got {self.seeds!r}")
+
+
+@dataclass(frozen=True)
+class CsvTable:
+    path: str
+    preset: str
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    description: str
+    csv_tables: tuple[CsvTable, ...]
+    images: str | None
+    estimate: tuple[EstimateStep, ...]
+    search: tuple[SearchStep, ...]
+
+    @classmethod
+    def load(cls, name_or_path: str) -> Suite:
+        """A shipped suite by name ('quick', 'standard', 'gpu') or a TOML file path."""
+        if name_or_path in SUITES:
+            text = (resources.files("harness.app") / "suites" / f"{name_or_path}.toml").read_text()
+            name = name_or_path
+        else:
+            path = Path(name_or_path)
+            if not path.is_file():
+                raise ValueError(f"unknown suite {name_or_path!r}; shipped: {', '.join(SUITES)}, or a TOML file path")
+            text, name = path.read_text(), path.stem
+        try:
+            raw = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as err:
+            raise ValueError(f"suite {name}: invalid TOML: {err}") from err
+        return cls.from_dict(name, raw)
+
+    @classmethod
+    def from_dict(cls, name: str, raw: dict) -> Suite:
+        unknown = set(raw) - {"description", "data", "estimate", "search"}
+        if unknown:
+            raise ValueError(
+                f"suite {name}: unknown section(s) {', '.join(sorted(unknown))}; allowed: data, estimate, search"
+            )
+        data = raw.get("data", {})
+        tables = tuple(CsvTable(t["path"], t["preset"]) for t in data.get("csv", []))
+        estimate = tuple(
+            EstimateStep(
+                _strings(s.get("estimators"), "estimate.estimators"),
+                _strings(s.get("datasets"), "estimate.datasets"),
+                str(s.get("archs", "200")),
+                tuple(s.get("seeds", [0])),
+                dict(s.get("options", {})),
+            )
+            for s in raw.get("estimate", [])
+        )
+        search = tuple(
+            SearchStep(
+                _strings(s.get("searchers"), "search.searchers"),
+                _strings(s.get("estimators"), "search.estimators"),
+                _strings(s.get("datasets"), "search.datasets"),
+                tuple(s.get("budgets", [])),
+                s.get("seeds", 0),
+                dict(s.get("options", {})),
+                s.get("queries"),
+            )
+            for s in raw.get("search", [])
+        )
+        return cls(name, raw.get("description", ""), tables, data.get("images"), estimate, search)
+
+    def images_root(self) -> Path | None:
+        """Image folder for live estimators: $BPEBENCH_DATA_ROOT, else the suite's folder in the shared data."""
+        if os.environ.get(paths.DATA_ROOT_ENV):
+            return Path(paths.data_root())
+        if self.images is None:
+            return None
+        return paths.shared_data_dir() / self.images
+
+
+def record_path(suite: str) -> Path:
+    """Where a suite run leaves its record: what ran, under which keys, what was skipped, provenance."""
+    return paths.cache_dir() / "suites" / f"{suite}.json"
+
+
+def read_record(suite: str) -> dict:
+    path = record_path(suite)
+    if not path.exists():
+        raise ValueError(f"no stored run of suite {suite!r} at {path}; run `bpebench suite {suite}` first")
+    return json.loads(path.read_text())
+
+
+def write_record(suite: str, record: dict) -> Path:
+    path = record_path(suite)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, path)
+    return path

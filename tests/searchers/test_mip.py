@@ -1,0 +1,379 @@
+"""MIP over the BPE space: space and settings validation, cost model, pruning on a synthetic objective, resume, CLI."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+
+from harness.app.cli import main
+from harness.app.mip_experiment import EstimatorObjective
+from harness.estimation import Estimation
+from harness.store import Store
+from searchers.mip.cost import PRIOR_RATES, CostModel
+from searchers.mip.search import (
+    Measurement,
+    MIPSettings,
+    Trial,
+    choose,
+    importance,
+    pareto_front,
+    propose,
+    random_search,
+    run_mip,
+)
+from searchers.mip.space import DIMENSIONS, BPESpace, config_key
+
+ARCH = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"
+RELEVANT = ("epochs", "channels")
+SMALL = {
+    "epochs": [1, 2, 4, 8],
+    "batch_size": [64, 128],
+    "lr": [0.05, 0.1, 0.2],
+    "channels": [4, 8, 16],
+    "cells": [1, 2],
+    "resolution": [8, 16],
+    "fraction": [0.1, 0.25],
+    "cutout": [0, 8],
+    "precision": ["fp32"],
+}
+
+
+def cost_model(n_archs: int = 10) -> CostModel:
+    return CostModel((ARCH,), 10, 25_000, 10_000, n_archs, evaluate_every_epoch=False)
+
+
+def synthetic_tau(config: dict) -> float:
+    """Depends only on epochs and channels (plus a small deterministic wobble from the rest)."""
+    signal = 0.12 * math.log2(config["epochs"]) + 0.12 * math.log2(config["channels"] / 4)
+    wobble = int(hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:8], 16) / 16**8
+    return signal + 0.01 * wobble
+
+
+def synthetic_objective(model: CostModel):
+    def objective(config: dict) -> Measurement:
+        return Measurement(synthetic_tau(config), 1.5 * model.predict(config))
+
+    return objective
+
+
+# ---- space
+
+
+def test_builtin_spaces_load_and_are_sorted():
+    for name in ("cpu", "gpu"):
+        space = BPESpace.load(name)
+        assert set(space.values) == set(DIMENSIONS)
+        for dim in DIMENSIONS:
+            if dim != "precision":
+                assert list(space.values[dim]) == sorted(space.values[dim])
+    cpu = BPESpace.load("cpu")
+    assert cpu.size == math.prod(len(v) for v in cpu.values.values())
+    assert "precision" not in cpu.varying
+
+
+@pytest.mark.parametrize(
+    ("change", "fragment"),
+    [
+        ({"width": [4]}, "unknown BPE dimension(s) 'width'"),
+        ({"lr": []}, "'lr' has an empty list"),
+        ({"lr": [0.1, -0.1]}, "'lr': value -0.1 is invalid: must be a finite number > 0"),
+        ({"resolution": [10]}, "'resolution': value 10 is invalid: must be an int >= 8 and a multiple of 4"),
+        ({"precision": ["fp8"]}, "'precision': value 'fp8' is invalid: must be one of fp32, bf16, fp16"),
+        ({"fraction": [0.0]}, "'fraction': value 0.0 is invalid: must be a number in (0, 1]"),
+        ({"epochs": [True]}, "'epochs': value True is invalid"),
+        ({"epochs": [2, 2]}, "lists a value twice"),
+        ({"epochs": 2}, "'epochs' must be a list"),
+        ({"cutout": [0, 16]}, "at most the smallest resolution (8)"),
+    ],
+)
+def test_space_validation_names_dimension_and_allowed(change, fragment):
+    with pytest.raises(ValueError) as info:
+        BPESpace({**SMALL, **change})
+    assert fragment in str(info.value)
+
+
+def test_space_missing_dimension():
+    values = {k: v for k, v in SMALL.items() if k != "cutout"}
+    with pytest.raises(ValueError, match=r"lacks dimension.*cutout"):
+        BPESpace(values)
+
+
+def test_space_from_toml(tmp_path):
+    good = tmp_path / "s.toml"
+    lines = [f"{k} = {json.dumps(v)}" for k, v in SMALL.items()]
+    good.write_text('description = "test"\n[dimensions]\n' + "\n".join(lines) + "\n")
+    assert BPESpace.load(good).values["lr"] == (0.05, 0.1, 0.2)
+    bad = tmp_path / "bad.toml"
+    bad.write_text(good.read_text().replace("[dimensions]", "[dims]"))
+    with pytest.raises(ValueError, match="unknown key"):
+        BPESpace.from_toml(bad)
+    with pytest.raises(ValueError, match="does not exist"):
+        BPESpace.load(tmp_path / "absent.toml")
+    with pytest.raises(ValueError, match=r"one of cpu, gpu or a \.toml file"):
+        BPESpace.load("tiny")
+
+
+def test_fix_and_sample():
+    space = BPESpace(SMALL)
+    fixed = space.fix("lr", 0.1)
+    assert fixed.values["lr"] == (0.1,) and "lr" not in fixed.varying and fixed.fixed == ("lr",)
+    with pytest.raises(ValueError, match=r"cannot fix 'lr' to 0\.3"):
+        space.fix("lr", 0.3)
+    drawn = space.sample(50, np.random.default_rng(0))
+    assert len({config_key(c) for c in drawn}) == 50 and all(space.contains(c) for c in drawn)
+    assert drawn == space.sample(50, np.random.default_rng(0))
+    assert len(fixed.fix("epochs", 1).fix("channels", 4).sample(10_000, np.random.default_rng(0))) == fixed.size // 12
+
+
+# ---- settings and cost model
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "fragment"),
+    [
+        ({"budget": 0}, "budget = 0 is invalid"),
+        ({"budget": math.inf}, "budget = inf is invalid"),
+        ({"budget": 10, "per_iteration": 0}, "per_iteration = 0 is invalid"),
+        ({"budget": 10, "beta": -1}, "beta = -1 is invalid"),
+        ({"budget": 10, "importance": "shap"}, "importance = 'shap' is invalid: must be one of fanova"),
+    ],
+)
+def test_settings_validation(kwargs, fragment):
+    with pytest.raises(ValueError) as info:
+        MIPSettings(**kwargs)
+    assert fragment in str(info.value)
+
+
+def test_cost_model_predicts_more_work_as_more_cost():
+    model = cost_model()
+    base = {
+        "epochs": 1,
+        "batch_size": 128,
+        "lr": 0.1,
+        "channels": 4,
+        "cells": 1,
+        "resolution": 8,
+        "fraction": 0.1,
+        "cutout": 0,
+        "precision": "fp32",
+    }
+    for dim, bigger in (("epochs", 4), ("channels", 16), ("cells", 2), ("resolution", 32), ("fraction", 0.5)):
+        assert model.predict({**base, dim: bigger}) > model.predict(base), dim
+    assert model.predict({**base, "batch_size": 64}) > model.predict(base)  # more steps
+    assert model.predict({**base, "lr": 0.2}) == model.predict(base)
+
+
+def test_cost_model_fit_recovers_rates():
+    space = BPESpace(SMALL)
+    truth = (2e-9, 1e-2, 5e-10)
+    hidden = cost_model().fit([], [])
+    configs = space.sample(12, np.random.default_rng(1))
+    seconds = [float(hidden.n_archs * hidden.features(c) @ np.array(truth)) for c in configs]
+    fitted = hidden.fit(configs, seconds)
+    assert fitted.fitted_on == 12 and hidden.rates == PRIOR_RATES
+    for config, measured in zip(configs, seconds, strict=True):
+        assert fitted.predict(config) == pytest.approx(measured, rel=1e-3)
+    one = hidden.fit(configs[:1], [seconds[0] * 3])
+    assert one.predict(configs[0]) == pytest.approx(seconds[0] * 3)
+
+
+# ---- MIP on a synthetic objective
+
+
+@pytest.mark.parametrize("method", ["fanova", "impurity"])
+def test_mip_prunes_irrelevant_dimensions_first_and_finds_the_best_region(method):
+    space, model = BPESpace(SMALL), cost_model()
+    settings = MIPSettings(budget=1e9, per_iteration=6, beta=0.5, importance=method, n_trees=16, seed=3)
+    result = run_mip(space, synthetic_objective(model), model, settings)
+    pruned = [it.pruned for it in result.iterations if it.pruned]
+    irrelevant = set(space.varying) - set(RELEVANT)
+    assert set(pruned[: len(irrelevant)]) == irrelevant
+    assert result.stop_reason == "one dimension left"
+    assert result.final_space.varying == ("epochs",)  # the larger effect (0.36 vs 0.24 tau) outlives channels
+    best = choose(result.trials)
+    assert best.config["epochs"] == 8 and best.config["channels"] == 16
+    # Every pruned irrelevant dimension sits at its cheapest value (ties broken by the forest).
+    for dim in ("cells", "resolution", "fraction"):
+        assert result.final_space.values[dim] == (space.values[dim][0],)
+    assert len({config_key(t.config) for t in result.trials}) == len(result.trials)
+
+
+def test_mip_is_seeded_and_respects_the_budget():
+    space, model = BPESpace(SMALL), cost_model()
+    objective = synthetic_objective(model)
+    settings = MIPSettings(budget=600, per_iteration=3, importance="impurity", n_trees=8, seed=0)
+    first = run_mip(space, objective, model, settings)
+    again = run_mip(space, objective, model, settings)
+    assert [t.config for t in first.trials] == [t.config for t in again.trials]
+    assert first.stop_reason in ("budget spent", "no unevaluated config fits the budget left")
+    assert first.spent <= settings.budget + max(t.cost for t in first.trials)
+    spent = np.cumsum([0] + [t.cost for t in first.trials])
+    assert all(t.predicted_cost <= settings.budget - before for t, before in zip(first.trials, spent, strict=False))
+
+
+def test_cost_bias_prefers_cheap_configs():
+    space, model = BPESpace(SMALL), cost_model()
+    costs = {}
+    for beta in (0, 2):
+        settings = MIPSettings(1e9, per_iteration=30, beta=beta)
+        drawn = propose(space, model, settings, np.random.default_rng(0), set(), budget_left=1e9)
+        assert len({config_key(c) for c in drawn}) == 30
+        costs[beta] = [model.predict(c) for c in drawn]
+    assert np.median(costs[2]) < np.median(costs[0]) / 2
+    cheap = propose(space, model, MIPSettings(1e9, per_iteration=30), np.random.default_rng(0), set(), 100)
+    assert cheap and all(model.predict(c) <= 100 for c in cheap)
+
+
+def test_random_search_spends_the_budget_on_uniform_configs():
+    space, model = BPESpace(SMALL), cost_model()
+    result = random_search(space, synthetic_objective(model), model, budget=3000, seed=1)
+    assert result.method == "random" and result.trials
+    assert result.spent >= 3000 or result.stop_reason != "budget spent"
+    assert all(space.contains(t.config) for t in result.trials)
+    with pytest.raises(ValueError, match="budget"):
+        random_search(space, synthetic_objective(model), model, budget=-1)
+
+
+def test_importance_ranks_the_relevant_dimension_first():
+    space = BPESpace(SMALL)
+    trials = [Trial(c, synthetic_tau(c), 1.0, 1.0, 0) for c in space.sample(60, np.random.default_rng(0))]
+    for method in ("fanova", "impurity", "permutation"):
+        scores = importance(space, trials, space.varying, method, n_trees=16)
+        top_two = sorted(scores, key=scores.get)[-2:]
+        assert set(top_two) == set(RELEVANT), (method, scores)
+    flat = [Trial(t.config, 0.3, 1.0, 1.0, 0) for t in trials]
+    assert set(importance(space, flat, space.varying, "fanova").values()) == {0.0}
+
+
+def test_pareto_front_and_choose():
+    def trial(tau, cost):
+        return Trial({"tau": tau}, tau, cost, cost, 0)
+
+    trials = [trial(0.2, 10), trial(0.5, 30), trial(0.4, 40), trial(0.6, 100), trial(math.nan, 5), trial(0.1, 20)]
+    front = pareto_front(trials)
+    assert [(t.tau, t.cost) for t in front if math.isfinite(t.tau)] == [(0.2, 10), (0.5, 30), (0.6, 100)]
+    assert choose(trials).tau == 0.6
+    assert choose(trials, cost_cap=50).tau == 0.5
+    assert choose(trials, cost_cap=1) is None
+
+
+# ---- resume through the results store
+
+
+@dataclass(frozen=True)
+class SyntheticEstimator:
+    """Scores = truth + noise whose size shrinks with epochs and channels; counts its estimate calls."""
+
+    config: dict
+    truth: np.ndarray
+    calls: list
+    limit: int = 10**9
+    name: str = "synthetic"
+
+    def estimate(self, archs: np.ndarray, dataset: str, seed: int = 0) -> Estimation:
+        if len(self.calls) >= self.limit:
+            raise KeyboardInterrupt
+        self.calls.append(len(archs))
+        rng = np.random.default_rng(int(hashlib.sha256(str(sorted(self.config.items())).encode()).hexdigest()[:8], 16))
+        noise = 4.0 / (self.config["epochs"] * self.config["channels"])
+        scores = self.truth[archs] + rng.normal(0, noise, len(archs))
+        zeros = np.zeros(len(archs))
+        return Estimation(archs, scores, np.full(len(archs), 2.0), "test-device", zeros, zeros)
+
+
+def test_killed_run_resumes_from_the_store(tmp_path):
+    archs = np.arange(8)
+    truth_all = np.linspace(60, 90, 8)[np.random.default_rng(0).permutation(8)]
+    space, model = BPESpace(SMALL), cost_model(n_archs=len(archs))
+    settings = MIPSettings(budget=16 * 8, per_iteration=2, importance="impurity", n_trees=8)
+
+    def objective(store, calls, limit=10**9):
+        def make(config):
+            return SyntheticEstimator(config, truth_all, calls, limit)
+
+        return EstimatorObjective(make, "cifar10-valid", archs, truth_all[archs], seed=0, store=store)
+
+    with Store(tmp_path / "r.h5") as store, pytest.raises(KeyboardInterrupt):
+        run_mip(space, objective(store, [], limit=3), model, settings)
+    calls: list = []
+    with Store(tmp_path / "r.h5") as store:
+        resumed = run_mip(space, objective(store, calls), model, settings)
+        assert len(store.list_configs()) == len(resumed.trials)
+    assert [t.reused for t in resumed.trials[:3]] == [True, True, True]
+    assert not any(t.reused for t in resumed.trials[3:])
+    assert len(calls) == len(resumed.trials) - 3
+    with Store(tmp_path / "fresh.h5") as store:
+        fresh = run_mip(space, objective(store, []), model, settings)
+    assert [(t.config, t.tau, t.cost) for t in fresh.trials] == [(t.config, t.tau, t.cost) for t in resumed.trials]
+    assert all(-1 <= t.tau <= 1 for t in resumed.trials)
+
+
+# ---- CLI
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        (["--space", "tiny"], "one of cpu, gpu or a .toml file"),
+        (["--budget", "0"], "budget = 0.0 is invalid"),
+        (["--per-iteration", "0"], "per_iteration = 0 is invalid"),
+        (["--importance", "shap"], "importance = 'shap' is invalid"),
+        (["--presets", "bpe9"], "unknown BPE preset(s) ['bpe9']"),
+        (["--eval-split", "x-test"], "eval_split 'x-test' is invalid for cifar10-valid"),
+        (["--target", "valid"], "unknown split 'valid'"),
+        (["--cost-cap", "-5"], "cost_cap must be a number of seconds > 0"),
+    ],
+)
+def test_cli_bad_input_exits_2(argv, fragment, capsys):
+    assert main(["mip", *argv]) == 2
+    assert fragment in capsys.readouterr().err
+
+
+# ---- end to end with the live `bpe` estimator on synthetic images
+
+
+TINY_SPACE = """description = "tiny"
+[dimensions]
+epochs = [1]
+batch_size = [64, 128]
+lr = [0.1]
+channels = [4]
+cells = [1]
+resolution = [8]
+fraction = [0.25, 0.5]
+cutout = [0]
+precision = ["fp32"]
+"""
+
+
+@pytest.mark.slow
+def test_experiment_end_to_end_and_rerun_reuses_the_store(gt, tmp_path):
+    from estimators.bpe import SYNTHETIC_ROOT
+    from harness.app.mip_experiment import MIPExperiment, run_experiment
+    from harness.app.mip_report import render
+
+    space = tmp_path / "tiny.toml"
+    space.write_text(TINY_SPACE)
+    experiment = MIPExperiment(
+        str(space), archs="4", budget=1e6, per_iteration=2, importance="impurity", n_trees=8, presets=()
+    )
+    records = []
+    for _ in range(2):
+        with Store(tmp_path / "r.h5") as store:
+            records.append(run_experiment(experiment, gt, store, SYNTHETIC_ROOT, workers=1, progress=False, log=print))
+    first, again = records
+    mip = first["mip"]
+    assert mip["stop_reason"] == "one dimension left" and len(mip["iterations"]) == 2
+    assert mip["iterations"][0]["pruned"] in ("batch_size", "fraction") and mip["iterations"][1]["pruned"] is None
+    assert len(first["archs"]) == 4 and first["random_search"]["trials"]
+    assert not any(t["reused"] for t in mip["trials"]) and all(t["reused"] for t in again["mip"]["trials"])
+    assert [t["tau"] for t in again["mip"]["trials"]] == [t["tau"] for t in mip["trials"]]
+    assert first["chosen"]["mip"]["tau"] == max(t["tau"] for t in mip["trials"])
+    assert first["baselines"][-1]["name"] == "tabular-hp12" and first["baselines"][-1]["tau"] is None
+    text = render(first, "bpebench mip ...")
+    assert "## MIP iterations" in text and "## Pareto front" in text and "tabular-hp12" in text
