@@ -31,6 +31,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from harness.checks import require_choice, require_int, require_number
 from harness.estimation import Estimator
 
 DEFAULT_MAX_STEPS = 10_000
@@ -74,21 +75,19 @@ class Problem:
 
 def check_limits(budget: float, max_steps: int, max_stall: int, max_queries: int | None, prefix: str = "") -> None:
     """Raise ValueError naming the first invalid stop limit and what is allowed."""
-    if isinstance(budget, bool) or not isinstance(budget, int | float) or not budget > 0:
-        raise ValueError(f"{prefix}budget = {budget!r} is invalid: must be a number of seconds > 0")
+    owner = prefix.rstrip(".")
+    require_number(owner, "budget", budget, 0, low_open=True, allowed="a number of seconds > 0")
     if budget == math.inf and max_queries is None:
         raise ValueError(f"{prefix}budget is infinite: give a finite budget or a query limit (max_queries)")
     limits = {"max_steps": max_steps, "max_stall": max_stall, "max_queries": max_queries}
     for name, value in limits.items():
         if name == "max_queries" and value is None:
             continue
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{prefix}{name} = {value!r} is invalid: must be an int >= 1")
+        require_int(owner, name, value, minimum=1)
 
 
 def check_protocol(protocol: str, prefix: str = "") -> None:
-    if protocol not in PROTOCOLS:
-        raise ValueError(f"{prefix}protocol = {protocol!r} is invalid: must be one of {', '.join(PROTOCOLS)}")
+    require_choice(prefix.rstrip("."), "protocol", protocol, PROTOCOLS)
 
 
 @dataclass(frozen=True)

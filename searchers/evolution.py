@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from harness import space
+from harness.checks import require_int
 from searchers import register
 from searchers.base import BlackBoxSearcher, Oracle, random_arch
 
@@ -28,9 +29,7 @@ class RegularizedEvolution(BlackBoxSearcher):
 
     def __post_init__(self) -> None:
         for field_name in ("population", "sample_size"):
-            value = getattr(self, field_name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"RegularizedEvolution.{field_name} = {value!r} is invalid: must be an int >= 1")
+            require_int("RegularizedEvolution", field_name, getattr(self, field_name), minimum=1)
         if self.sample_size > self.population:
             raise ValueError(
                 f"RegularizedEvolution.sample_size = {self.sample_size} is invalid: must be at most the population "

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from harness import space
+from harness.checks import require_choice, require_number
 from searchers import register
 from searchers.base import BlackBoxSearcher, Oracle
 
@@ -36,12 +37,9 @@ class Reinforce(BlackBoxSearcher):
     name: str = "reinforce"
 
     def __post_init__(self) -> None:
-        if isinstance(self.lr, bool) or not isinstance(self.lr, int | float) or not 0 < self.lr < math.inf:
-            raise ValueError(f"Reinforce.lr = {self.lr!r} is invalid: must be a finite number > 0")
-        if isinstance(self.momentum, bool) or not isinstance(self.momentum, int | float) or not 0 <= self.momentum < 1:
-            raise ValueError(f"Reinforce.momentum = {self.momentum!r} is invalid: must be a number in [0, 1)")
-        if self.answer not in ANSWERS:
-            raise ValueError(f"Reinforce.answer = {self.answer!r} is invalid: must be one of {', '.join(ANSWERS)}")
+        require_number("Reinforce", "lr", self.lr, 0, math.inf, low_open=True, high_open=True)
+        require_number("Reinforce", "momentum", self.momentum, 0, 1, high_open=True)
+        require_choice("Reinforce", "answer", self.answer, ANSWERS)
 
     @property
     def config(self) -> dict:

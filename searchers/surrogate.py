@@ -14,6 +14,7 @@ import numpy as np
 from sklearn.ensemble import RandomForestRegressor
 
 from harness import space
+from harness.checks import require_int
 from searchers import register
 from searchers.base import BlackBoxSearcher, Oracle, random_arch
 
@@ -31,9 +32,7 @@ class SurrogateSearch(BlackBoxSearcher):
 
     def __post_init__(self) -> None:
         for field_name in ("initial", "batch", "candidates", "parents", "trees"):
-            value = getattr(self, field_name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"SurrogateSearch.{field_name} = {value!r} is invalid: must be an int >= 1")
+            require_int("SurrogateSearch", field_name, getattr(self, field_name), minimum=1)
 
     @property
     def config(self) -> dict:

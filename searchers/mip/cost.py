@@ -25,6 +25,7 @@ import numpy as np
 from scipy.optimize import nnls
 
 from harness import network
+from harness.checks import require_int
 
 FEATURES: tuple[str, ...] = ("train_macs", "steps", "eval_macs")
 PRIOR_RATES: tuple[float, ...] = (1 / 3e9, 3e-3, 1 / 3e9)
@@ -59,9 +60,7 @@ class CostModel:
         if not self.reference_archs:
             raise ValueError("cost model needs at least one reference arch")
         for name in ("num_classes", "train_images", "eval_images", "n_archs"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"CostModel.{name} must be an int >= 1, got {value!r}")
+            require_int("CostModel", name, getattr(self, name), minimum=1)
         if len(self.rates) != len(FEATURES) or any(not math.isfinite(r) or r < 0 for r in self.rates):
             raise ValueError(f"CostModel.rates must be {len(FEATURES)} finite numbers >= 0, got {self.rates}")
 

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from harness.checks import require_choice, require_int, require_number
 from searchers.mip.cost import CostModel
 from searchers.mip.space import DIMENSIONS, BPESpace, Config, config_key
 
@@ -47,21 +48,15 @@ class MIPSettings:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if isinstance(self.budget, bool) or not isinstance(self.budget, int | float) or not 0 < self.budget < math.inf:
-            raise ValueError(f"MIPSettings.budget = {self.budget!r} is invalid: must be a finite number of seconds > 0")
+        seconds = "a finite number of seconds > 0"
+        require_number(
+            "MIPSettings", "budget", self.budget, 0, math.inf, low_open=True, high_open=True, allowed=seconds
+        )
         for name in ("per_iteration", "n_trees"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"MIPSettings.{name} = {value!r} is invalid: must be an int >= 1")
-        if isinstance(self.beta, bool) or not isinstance(self.beta, int | float) or not 0 <= self.beta < math.inf:
-            raise ValueError(f"MIPSettings.beta = {self.beta!r} is invalid: must be a finite number >= 0")
-        if self.importance not in IMPORTANCE_METHODS:
-            raise ValueError(
-                f"MIPSettings.importance = {self.importance!r} is invalid: must be one of "
-                f"{', '.join(IMPORTANCE_METHODS)}"
-            )
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise ValueError(f"MIPSettings.seed = {self.seed!r} is invalid: must be an int >= 0")
+            require_int("MIPSettings", name, getattr(self, name), minimum=1)
+        require_number("MIPSettings", "beta", self.beta, 0, math.inf, high_open=True)
+        require_choice("MIPSettings", "importance", self.importance, IMPORTANCE_METHODS)
+        require_int("MIPSettings", "seed", self.seed, minimum=0)
 
 
 @dataclass(frozen=True)
