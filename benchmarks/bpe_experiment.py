@@ -27,11 +27,10 @@ import numpy as np
 import estimators as registry
 from estimators.bpe import PRESETS, bpe
 from harness import paths
-from harness.app.cli.common import strict_json
 from harness.estimation import Execution
 from harness.evaluate import Evaluation, Target, evaluate, select_archs
 from harness.groundtruth import GroundTruth
-from harness.records import CODE_ONLY
+from harness.records import CODE_ONLY, fmt_estimate, strict_json, write_atomic
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_PRESETS = ("cpu-tiny", "cpu-small", "cpu-medium")
@@ -167,22 +166,12 @@ def _now() -> str:
 def _write(out: Path, payload: dict) -> None:
     """JSON and Markdown, each written to a temporary file and renamed (a kill leaves the previous version)."""
     for suffix, text in ((".json", json.dumps(strict_json(payload), indent=2) + "\n"), (".md", _markdown(payload))):
-        target = out.with_suffix(suffix)
-        tmp = target.with_name(target.name + ".tmp")
-        tmp.write_text(text)
-        os.replace(tmp, target)
-
-
-def _ci(estimate: dict) -> str:
-    value, low, high = (estimate.get(k) for k in ("value", "low", "high"))
-    if value is None or not math.isfinite(value):
-        return "n/a"
-    return f"{value:.3f} [{low:.3f}, {high:.3f}]"
+        write_atomic(out.with_suffix(suffix), text)
 
 
 def _summary(row: dict) -> str:
     return (
-        f"{row['name']}: tau {_ci(row['kendall_tau'])}, n={row['n']} ({row['n_failed']} failed), "
+        f"{row['name']}: tau {fmt_estimate(row['kendall_tau'])}, n={row['n']} ({row['n_failed']} failed), "
         f"{row['cost_per_arch_seconds']:.1f} s/arch, total {row['total_cost_seconds'] / 60:.1f} min"
     )
 
@@ -206,15 +195,15 @@ def _markdown(payload: dict) -> str:
     for row in payload["rows"]:
         setting = PRESETS[row["name"]].describe() if row["name"] in PRESETS else ""
         lines.append(
-            f"| {row['name']} | {setting} | {row['n']} ({row['n_failed']}) | {_ci(row['kendall_tau'])} | "
-            f"{_ci(row['spearman'])} | {row['cost_per_arch_seconds']:.1f} ({row['device']}) | "
+            f"| {row['name']} | {setting} | {row['n']} ({row['n_failed']}) | {fmt_estimate(row['kendall_tau'])} | "
+            f"{fmt_estimate(row['spearman'])} | {row['cost_per_arch_seconds']:.1f} ({row['device']}) | "
             f"{row['total_cost_seconds'] / 60:.1f} min | {row['train_macs_per_arch']:.2g} | "
             f"{row['eval_macs_per_arch']:.2g} |"
         )
     for row in payload["baselines"]:
         lines.append(
             f"| {row['name']} (free baseline) | no training | {row['n']} ({row['n_failed']}) | "
-            f"{_ci(row['kendall_tau'])} | {_ci(row['spearman'])} | free | 0 | 0 | 0 |"
+            f"{fmt_estimate(row['kendall_tau'])} | {fmt_estimate(row['spearman'])} | free | 0 | 0 | 0 |"
         )
     lines += ["", *_trend(payload["rows"]), "", "## Provenance", ""]
     machine = prov["machine"]

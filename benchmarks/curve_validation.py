@@ -130,7 +130,7 @@ def markdown(result: dict) -> str:
 
 
 def _mean_std(row: dict, name: str) -> str:
-    return f"{row[f'{name}_mean']:.3f} ± {row[f'{name}_std']:.3f}"
+    return records.fmt_mean_std(row[f"{name}_mean"], row[f"{name}_std"], 3, "±")
 
 
 if __name__ == "__main__":

@@ -28,7 +28,6 @@ import numpy as np
 
 from estimators.bpe import PRESETS
 from harness import paths, records, space
-from harness.app.cli.common import strict_json
 from harness.app.search_runs import SearchReport, SearchSpec, run
 from harness.estimation import NO_DEVICE
 from harness.groundtruth import GroundTruth, merge_into
@@ -94,7 +93,7 @@ def main() -> None:
     result["provenance"] = records.collect()
     made |= {part: result["provenance"] for part in parts}
     args.out.mkdir(parents=True, exist_ok=True)
-    out_json.write_text(json.dumps(strict_json(result), indent=2, sort_keys=True) + "\n")
+    out_json.write_text(json.dumps(records.strict_json(result), indent=2, sort_keys=True) + "\n")
     (args.out / "search_experiment.md").write_text(markdown(result))
     print(markdown(result))
 
@@ -394,7 +393,7 @@ def _darts(rows: list[dict]) -> list[str]:
 
 
 def _ms(row: dict) -> str:
-    return "n/a" if row["n"] == 0 else f"{row['mean']:.2f} ± {row['std']:.2f}"
+    return "n/a" if row["n"] == 0 else records.fmt_mean_std(row["mean"], row["std"], 2, "±")
 
 
 def _seconds_on(value: float, device: str) -> str:

@@ -189,11 +189,10 @@ def main() -> None:
 
 
 def _fmt(value: float | None) -> str:
-    return "-" if value is None else f"{value:.3f}"
+    return records.fmt_num(value, absent="-")
 
 
-def _ci(estimate: dict) -> str:
-    return f"{estimate['value']:.3f} [{estimate['low']:.3f}, {estimate['high']:.3f}]"
+_ci = records.fmt_estimate
 
 
 def markdown(result: dict) -> str:

@@ -19,7 +19,6 @@ import hashlib
 import multiprocessing
 import os
 import pickle
-import tempfile
 import types
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -30,7 +29,8 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from harness import paths
+from harness import paths, records
+from harness.checks import require_int
 from harness.paths import cache_dir as _cache_root
 
 DATASETS: tuple[str, ...] = ("cifar10-valid", "cifar10", "cifar100", "ImageNet16-120")
@@ -183,8 +183,7 @@ class DatasetSplits:
 
 def resize(split: Split, resolution: int) -> Split:
     """`split` with images resized to `resolution` x `resolution` (bilinear, antialiased), in chunks."""
-    if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 1:
-        raise ValueError(f"resolution must be a positive int, got {resolution!r}")
+    require_int("", "resolution", resolution, minimum=1)
     if resolution == split.resolution:
         return split
     chunks = []
@@ -447,13 +446,6 @@ def _cached(path: Path, make: Callable[[], tuple[np.ndarray, ...]]) -> tuple[np.
         with np.load(path) as stored:
             return tuple(stored[f"a{i}"] for i in range(len(stored.files)))
     arrays = make()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **{f"a{i}": a for i, a in enumerate(arrays)})
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with records.atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.savez(f, **{f"a{i}": a for i, a in enumerate(arrays)})
     return arrays

@@ -25,6 +25,8 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from harness.checks import require_int
+
 
 @dataclass(frozen=True)
 class Outcome:
@@ -54,9 +56,7 @@ class Executor:
 
     def __post_init__(self) -> None:
         for name in ("workers", "threads"):
-            value = getattr(self, name)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-                raise ValueError(f"{name} must be a positive int or None (the default), got {value!r}")
+            require_int("Executor", name, getattr(self, name), minimum=1, optional=True)
         if self.scheduler is not None and "://" not in self.scheduler:
             raise ValueError(f"scheduler must be an address like tcp://HOST:PORT, got {self.scheduler!r}")
 

@@ -18,6 +18,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy import stats
 
+from harness.checks import require_number
+
 Metric = Callable[[np.ndarray, np.ndarray], float]
 MIN_TOP_K = 10
 """Fewest archs in a top set for a top-k metric to be reported."""
@@ -67,8 +69,7 @@ def _nan_if_constant(scores: np.ndarray, truth: np.ndarray, fn: Callable) -> flo
 
 def top_k(values: np.ndarray, percent: float) -> np.ndarray:
     """Positions of the top `percent` % by value (at least one); ties broken by position."""
-    if not 0 < percent <= 100:
-        raise ValueError(f"top-k percent must be in (0, 100], got {percent}")
+    require_number("top_k", "percent", percent, 0, 100, low_open=True)
     k = max(1, round(len(values) * percent / 100))
     return np.argsort(-values, kind="stable")[:k]
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from harness.checks import invalid, is_int, require_int
 from harness.space import EDGES, parse
 
 NUM_NODES = 4
@@ -167,10 +168,9 @@ def _stage_widths(channels: int) -> tuple[int, int, int]:
 
 def _check_sizes(channels: int, cells: int, num_classes: int) -> None:
     for name, value in (("channels", channels), ("cells", cells), ("num_classes", num_classes)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive int, got {value!r}")
+        require_int("", name, value, minimum=1)
 
 
 def _check_resolution(resolution: int) -> None:
-    if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 4 or resolution % 4:
-        raise ValueError(f"resolution must be a positive multiple of 4 (two stride-2 stages), got {resolution!r}")
+    if not is_int(resolution, minimum=4) or resolution % 4:
+        raise invalid("", "resolution", resolution, "a positive multiple of 4 (two stride-2 stages)")

@@ -1,10 +1,14 @@
-"""Where a number came from: commit, date, machine and package versions."""
+"""Record helpers: where a number came from (provenance), strict JSON, atomic file writes, number formatting."""
 
 from __future__ import annotations
 
+import contextlib
+import math
 import os
 import platform
+import secrets
 import subprocess
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -60,3 +64,116 @@ def collect() -> dict:
         "python": platform.python_version(),
         "versions": versions(),
     }
+
+
+# --- strict JSON ---------------------------------------------------------------------------------------------------
+
+
+def strict_json(value: object) -> object:
+    """NaN/inf -> null (recursively) so the output is strict JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: strict_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [strict_json(v) for v in value]
+    return value
+
+
+# --- atomic writes -------------------------------------------------------------------------------------------------
+
+TMP_MARK = ".tmp-"
+"""Temporaries of `atomic_path` are named `<name>.tmp-<pid>-<random>` beside their target."""
+
+
+def stale_temporaries(path: str | os.PathLike[str]) -> list[Path]:
+    """Temporaries `atomic_path` left beside `path` (a killed writer's; remove them only while no one writes)."""
+    path = Path(path)
+    return sorted(path.parent.glob(f"{path.name}{TMP_MARK}*"))
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike[str], durable: bool = False) -> Iterator[Path]:
+    """A temporary path beside `path` to write; renamed over `path` when the block exits cleanly, removed otherwise.
+
+    Readers see the old file or the new one, never part of one. `durable`: fsync the file before the rename and its
+    folder after it, so the new file survives a power cut too.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}{TMP_MARK}{os.getpid()}-{secrets.token_hex(4)}")
+    try:
+        yield tmp
+        if durable:
+            fsync_file(tmp)
+        os.replace(tmp, path)
+        if durable:
+            fsync_dir(path.parent)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_atomic(path: str | os.PathLike[str], data: str | bytes) -> Path:
+    """Write `data` (text or bytes) to `path` atomically; returns the path."""
+    with atomic_path(path) as tmp:
+        if isinstance(data, bytes):
+            tmp.write_bytes(data)
+        else:
+            tmp.write_text(data)
+    return Path(path)
+
+
+def fsync_file(path: Path) -> None:
+    with open(path, "rb") as handle:
+        os.fsync(handle.fileno())
+
+
+def fsync_dir(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+# --- formatting ----------------------------------------------------------------------------------------------------
+
+
+def missing(value: object) -> bool:
+    """None, NaN or inf: a number a table shows as 'n/a'."""
+    return value is None or (isinstance(value, float) and not math.isfinite(value))
+
+
+def fmt_num(value: float | None, digits: int = 3, absent: str = "n/a") -> str:
+    """'0.651', or `absent` for None, NaN and inf."""
+    return absent if missing(value) else f"{value:.{digits}f}"
+
+
+def fmt_ci(value: float | None, low: float | None, high: float | None, digits: int = 3) -> str:
+    """'0.651 [0.640, 0.662]'; each part 'n/a' where missing ('n/a [n/a, n/a]')."""
+    return f"{fmt_num(value, digits)} [{fmt_num(low, digits)}, {fmt_num(high, digits)}]"
+
+
+def fmt_estimate(estimate: Mapping, digits: int = 3) -> str:
+    """'0.651 [0.640, 0.662]' from a metrics.Estimate dict; a bare 'n/a' when it has no value."""
+    value = estimate.get("value")
+    return "n/a" if missing(value) else fmt_ci(value, estimate.get("low"), estimate.get("high"), digits)
+
+
+def fmt_mean_std(mean: float | None, std: float | None, digits: int = 2, sign: str = "+-") -> str:
+    """'91.31 +- 0.29', or 'n/a' without a mean."""
+    return "n/a" if missing(mean) else f"{fmt_num(mean, digits)} {sign} {fmt_num(std, digits)}"
+
+
+def fmt_seconds(seconds: float) -> str:
+    """'3.33 h' from an hour on, else '12.3 s'; 'n/a' for NaN."""
+    if math.isnan(seconds):
+        return "n/a"
+    return f"{seconds / 3600:.2f} h" if seconds >= 3600 else f"{seconds:.3g} s"
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]], rule: str = " --- ") -> list[str]:
+    """Lines of a Markdown table; `rule` is each column's cell of the separator line (' --- ' or '---')."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(rule for _ in header) + "|"]
+    return lines + ["| " + " | ".join(row) + " |" for row in rows]

@@ -45,6 +45,7 @@ import h5py
 import numpy as np
 
 from harness import paths
+from harness.checks import require_int
 
 SCHEMA_VERSION = 2
 FORMAT = "bpebench-results"
@@ -133,8 +134,7 @@ class Store:
     """Results keyed by (config hash, dataset, arch, seed), in an HDF5 file plus its journal."""
 
     def __init__(self, path: str | os.PathLike[str] | None = None, readonly: bool = False, compact_every: int = 32):
-        if compact_every < 1:
-            raise ValueError(f"compact_every must be at least 1, got {compact_every}")
+        require_int("Store", "compact_every", compact_every, minimum=1)
         # every derived name (lock, journal, temporaries) comes from the real file: a symlink stays a link to it
         self.path = (Path(path).expanduser() if path is not None else default_path()).resolve()
         self.readonly = readonly

@@ -15,6 +15,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 from harness.app.report import CEILING, CeilingRow, EstimatorRow, SearchRow, SuiteReport
+from harness.records import fmt_ci, fmt_mean_std, fmt_num, fmt_seconds, markdown_table
 
 PNG_METADATA = {"Software": None}
 FREE_MACS = 1e6
@@ -43,36 +44,15 @@ def _write(path: Path, text: str) -> Path:
     return path
 
 
-def _num(value: float, digits: int = 3) -> str:
-    return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
-
-
 def _limit(search: SearchRow) -> str:
     """'3.33 h', '100 archs' or '3.33 h or 100 archs': what ended each search."""
-    limits = [_cost(search.budget_s)] if math.isfinite(search.budget_s) else []
+    limits = [fmt_seconds(search.budget_s)] if math.isfinite(search.budget_s) else []
     return " or ".join(limits + ([f"{search.queries} archs"] if search.queries else []))
-
-
-def _mean_std(mean: float, std: float) -> str:
-    """'91.31 +- 0.29', or 'n/a' where the ground truth lacks the values (test accuracy in the embedded data)."""
-    return "n/a" if math.isnan(mean) else f"{_num(mean, 2)} +- {_num(std, 2)}"
-
-
-def _ci(value: float, low: float, high: float) -> str:
-    return f"{_num(value)} [{_num(low)}, {_num(high)}]"
-
-
-def _cost(seconds: float) -> str:
-    if math.isnan(seconds):
-        return "n/a"
-    if seconds >= 3600:
-        return f"{seconds / 3600:.2f} h"
-    return f"{seconds:.3g} s"
 
 
 def _seconds_on(seconds: float, device: str) -> str:
     """'1.2 h on nb201-gpu', or '-' for a free estimator."""
-    return "-" if device == "none" else f"{_cost(seconds)} on {device}"
+    return "-" if device == "none" else f"{fmt_seconds(seconds)} on {device}"
 
 
 def _macs(value: float) -> str:
@@ -94,8 +74,8 @@ def _sorted_estimators(rows: list[EstimatorRow]) -> list[EstimatorRow]:
 
 def _ceiling_text(ceilings: list[CeilingRow]) -> str:
     parts = [
-        f"{c.dataset}, sample {c.archs}: seed {c.seeds}, tau {_ci(c.kendall_tau, c.tau_low, c.tau_high)} "
-        f"(n = {c.n}; inside the top 10%: {_num(c.tau_top_10)})"
+        f"{c.dataset}, sample {c.archs}: seed {c.seeds}, tau {fmt_ci(c.kendall_tau, c.tau_low, c.tau_high)} "
+        f"(n = {c.n}; inside the top 10%: {fmt_num(c.tau_top_10)})"
         for c in ceilings
     ]
     return (
@@ -156,10 +136,10 @@ def blocks(reports: list[SuiteReport]) -> list[Block]:
                     r.family,
                     r.target,
                     str(r.n),
-                    _ci(r.kendall_tau, r.tau_low, r.tau_high),
-                    _ci(r.spearman, r.spearman_low, r.spearman_high),
-                    _ci(r.precision_at_5, r.precision_at_5_low, r.precision_at_5_high),
-                    _ci(r.tau_top_10, r.tau_top_10_low, r.tau_top_10_high),
+                    fmt_ci(r.kendall_tau, r.tau_low, r.tau_high),
+                    fmt_ci(r.spearman, r.spearman_low, r.spearman_high),
+                    fmt_ci(r.precision_at_5, r.precision_at_5_low, r.precision_at_5_high),
+                    fmt_ci(r.tau_top_10, r.tau_top_10_low, r.tau_top_10_high),
                     _seconds_on(r.seconds_per_arch, r.device),
                     _macs(r.train_macs_per_arch),
                     _macs(r.eval_macs_per_arch),
@@ -192,8 +172,8 @@ def blocks(reports: list[SuiteReport]) -> list[Block]:
                     _limit(s),
                     s.protocol,
                     str(s.n),
-                    _mean_std(s.mean, s.std),
-                    _mean_std(s.test_mean, s.test_std),
+                    fmt_mean_std(s.mean, s.std),
+                    fmt_mean_std(s.test_mean, s.test_std),
                     _seconds_on(s.mean_search_cost_s, s.cost_device),
                     _macs(s.mean_search_macs),
                     f"{s.mean_queries:.0f}",
@@ -231,11 +211,7 @@ def markdown(reports: list[SuiteReport]) -> str:
         elif kind == "p":
             lines += [block[1], ""]
         elif kind == "table":
-            header, rows = block[1], block[2]
-            lines.append("| " + " | ".join(header) + " |")
-            lines.append("|" + "---|" * len(header))
-            lines += ["| " + " | ".join(row) + " |" for row in rows]
-            lines.append("")
+            lines += [*markdown_table(block[1], block[2], rule="---"), ""]
         elif kind == "ul":
             lines += [f"- {item}" for item in block[1]] + [""]
         elif kind == "img":
@@ -335,7 +311,7 @@ def _trajectory_plot(trajectories: dict, out: Path) -> Path:
             values = [_best_at(costs, truths, limit) for costs, truths in runs]
             values = [v for v in values if not math.isnan(v)]
             means.append(sum(values) / len(values) if values else math.nan)
-        ax.plot(grid, means, label=f"{searcher} / {estimator} ({dataset}, {_cost(budget)})")
+        ax.plot(grid, means, label=f"{searcher} / {estimator} ({dataset}, {fmt_seconds(budget)})")
     ax.set_xlabel("search cost (seconds on the estimator's device; nb201-gpu for table estimators)")
     ax.set_ylabel("ground truth of the current best arch (mean over seeds)")
     ax.set_title("Search trajectories")

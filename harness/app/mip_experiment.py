@@ -12,6 +12,7 @@ import numpy as np
 import estimators
 from estimators.bpe import PRESETS, BPEConfig
 from harness import metrics
+from harness.checks import require_number
 from harness.datasets import NUM_CLASSES
 from harness.estimation import Estimation, Estimator, Execution
 from harness.evaluate import Target, select_archs
@@ -116,8 +117,8 @@ class MIPExperiment:
         BPESpace.load(self.space)
         schema.check_dataset(self.dataset)
         self.settings  # noqa: B018 (validates budget, per_iteration, beta, importance, n_trees, seed)
-        if self.cost_cap is not None and not (isinstance(self.cost_cap, int | float) and self.cost_cap > 0):
-            raise ValueError(f"cost_cap must be a number of seconds > 0 or None, got {self.cost_cap!r}")
+        seconds = "a number of seconds > 0 or None"
+        require_number("MIPExperiment", "cost_cap", self.cost_cap, 0, low_open=True, optional=True, allowed=seconds)
         if (self.dataset, self.eval_split) not in EVAL_IMAGES:
             allowed = [s for d, s in EVAL_IMAGES if d == self.dataset]
             raise ValueError(f"eval_split {self.eval_split!r} is invalid for {self.dataset}: allowed {allowed}")

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
+from harness.records import fmt_ci, fmt_num, markdown_table
 from searchers.mip.space import DIMENSIONS
 
 
@@ -14,17 +14,6 @@ def describe(config: dict[str, Any]) -> str:
         f"e{config['epochs']} b{config['batch_size']} lr{config['lr']:g} C{config['channels']} N{config['cells']} "
         f"{config['resolution']}px f{config['fraction']:g} co{config['cutout']} {config['precision']}"
     )
-
-
-def _num(value: float | None, digits: int = 3) -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "n/a"
-    return f"{value:.{digits}f}"
-
-
-def _table(header: list[str], rows: list[list[str]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
-    return lines + ["| " + " | ".join(row) + " |" for row in rows]
 
 
 def iteration_table(search: dict) -> list[str]:
@@ -38,14 +27,15 @@ def iteration_table(search: dict) -> list[str]:
                 str(it["index"]),
                 str(len(it["remaining"])),
                 str(it["configs"]),
-                _num(it["best_tau"]),
+                fmt_num(it["best_tau"]),
                 f"{it['cost_seconds']:.0f}",
                 f"{it['spent_seconds']:.0f}",
                 importances,
                 pruned,
             ]
         )
-    return _table(["iter", "free dims", "configs", "best tau", "cost s", "spent s", "importance", "pruned"], rows)
+    header = ["iter", "free dims", "configs", "best tau", "cost s", "spent s", "importance", "pruned"]
+    return markdown_table(header, rows)
 
 
 def trial_table(trials: list[dict], label: str) -> list[str]:
@@ -54,14 +44,14 @@ def trial_table(trials: list[dict], label: str) -> list[str]:
             label,
             str(t["iteration"]),
             describe(t["config"]),
-            _num(t["tau"]),
+            fmt_num(t["tau"]),
             f"{t['cost_seconds']:.0f}",
             f"{t['predicted_cost_seconds']:.0f}",
             "stored" if t["reused"] else "computed",
         ]
         for t in trials
     ]
-    return _table(["method", "iter", "BPE", "tau", "cost s", "predicted s", "result"], rows)
+    return markdown_table(["method", "iter", "BPE", "tau", "cost s", "predicted s", "result"], rows)
 
 
 def pareto_table(record: dict) -> list[str]:
@@ -72,17 +62,17 @@ def pareto_table(record: dict) -> list[str]:
             continue
         for i in search["pareto_front"]:
             t = search["trials"][i]
-            rows.append([method, describe(t["config"]), _num(t["tau"]), f"{t['cost_seconds']:.0f}"])
-    return _table(["method", "BPE", "tau", "cost s"], rows)
+            rows.append([method, describe(t["config"]), fmt_num(t["tau"]), f"{t['cost_seconds']:.0f}"])
+    return markdown_table(["method", "BPE", "tau", "cost s"], rows)
 
 
 def _tau_ci(entry: dict) -> str:
     """'0.512 [0.431, 0.590]' from the entry's rank report, else its bare tau."""
     report = entry.get("report")
     if not report:
-        return _num(entry.get("tau"))
+        return fmt_num(entry.get("tau"))
     tau = report["kendall_tau"]
-    return f"{_num(tau['value'])} [{_num(tau['low'])}, {_num(tau['high'])}]"
+    return fmt_ci(tau["value"], tau["low"], tau["high"])
 
 
 def comparison_table(record: dict) -> list[str]:
@@ -107,7 +97,7 @@ def comparison_table(record: dict) -> list[str]:
         elif "predicted_cost_seconds" in base and cost is not None:
             note = f"predicted {base['predicted_cost_seconds']:.0f} s"
         rows.append([base["name"], config, _tau_ci(base), f"{cost:.0f} s" if cost is not None else "-", note])
-    return _table(["estimator", "BPE", "Kendall tau [95% CI]", "cost", "note"], rows)
+    return markdown_table(["estimator", "BPE", "Kendall tau [95% CI]", "cost", "note"], rows)
 
 
 def render(record: dict, command: str | None = None) -> str:

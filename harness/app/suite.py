@@ -12,7 +12,8 @@ from pathlib import Path
 
 import estimators
 import searchers
-from harness import paths
+from harness import paths, records
+from harness.checks import is_int, is_number, require_int
 from harness.datasets import DATASETS
 
 SUITES = ("quick", "standard", "gpu")
@@ -44,7 +45,7 @@ class EstimateStep:
         for name in self.estimators:
             estimators.entry(name)
         _check_datasets(self.datasets, "estimate step")
-        if not self.seeds or not all(isinstance(s, int) for s in self.seeds):
+        if not self.seeds or not all(is_int(s) for s in self.seeds):
             raise ValueError(f"estimate step: seeds must be a non-empty list of ints, got {self.seeds!r}")
 
 
@@ -63,10 +64,7 @@ class SearchStep:
     """End each search after this many paid archs; `budgets` may then be left out (no time limit)."""
 
     def __post_init__(self) -> None:
-        if self.queries is not None and (
-            isinstance(self.queries, bool) or not isinstance(self.queries, int) or self.queries < 1
-        ):
-            raise ValueError(f"search step: queries must be an int >= 1, got {self.queries!r}")
+        require_int("SearchStep", "queries", self.queries, minimum=1, optional=True)
         if not self.budgets and self.queries is not None:
             object.__setattr__(self, "budgets", (math.inf,))
         for name in self.searchers:
@@ -74,10 +72,9 @@ class SearchStep:
         for name in self.estimators:
             estimators.entry(name)
         _check_datasets(self.datasets, "search step")
-        if not self.budgets or any(not isinstance(b, int | float) or b <= 0 for b in self.budgets):
+        if not self.budgets or not all(is_number(b, 0, low_open=True) for b in self.budgets):
             raise ValueError(f"search step: budgets must be positive numbers of seconds, got {self.budgets!r}")
-        if not isinstance(self.seeds, int) or self.seeds < 1:
-            raise ValueError(f"search step: seeds must be a count >= 1, got {self.seeds!r}")
+        require_int("SearchStep", "seeds", self.seeds, minimum=1)
 
 
 @dataclass(frozen=True)
@@ -167,9 +164,4 @@ def read_record(suite: str) -> dict:
 
 
 def write_record(suite: str, record: dict) -> Path:
-    path = record_path(suite)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, path)
-    return path
+    return records.write_atomic(record_path(suite), json.dumps(record, indent=2, sort_keys=True) + "\n")

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
 import h5py
 
-from harness import paths
+from harness import paths, records
 from harness.groundtruth import schema
 
 
@@ -59,12 +57,7 @@ def merge_into(target: str | Path, source: Source, progress: bool = True) -> Pat
 
 
 def _atomic_write(target: Path, source: Source, progress: bool, base: Path | None) -> Path:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(handle)
-    tmp = Path(tmp_name)
-    tmp.chmod(0o644)
-    try:
+    with records.atomic_path(target) as tmp:
         if base is not None:
             shutil.copyfile(base, tmp)
         with h5py.File(tmp, "r+" if base is not None else "w") as h5:
@@ -77,7 +70,4 @@ def _atomic_write(target: Path, source: Source, progress: bool, base: Path | Non
             record["builder_version"] = schema.BUILDER_VERSION
             schema.add_provenance(h5, record)
             h5.attrs["created"] = h5.attrs.get("created", record["built_at"])
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
     return target

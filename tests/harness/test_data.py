@@ -148,7 +148,7 @@ def test_image_folder_loads_as_cifar10_valid_and_caches_outside_the_data(tmp_pat
     assert full.split_names == ("train", "ori-test")
     np.testing.assert_array_equal(full.train.images.numpy(), train_images)  # PNG: lossless, ImageFolder order
     assert len(list(cache.glob("*.npz"))) == 2 and not list(source.parent.glob("**/*.npz"))
-    assert not list(cache.glob("*.tmp"))
+    assert not list(cache.glob("*.tmp-*"))
 
 
 def test_second_load_reads_the_cache(tmp_path: Path, monkeypatch) -> None:

@@ -326,7 +326,7 @@ def test_killed_run_resumes_from_the_store(tmp_path):
         (["--presets", "bpe9"], "unknown BPE preset(s) ['bpe9']"),
         (["--eval-split", "x-test"], "eval_split 'x-test' is invalid for cifar10-valid"),
         (["--target", "valid"], "unknown split 'valid'"),
-        (["--cost-cap", "-5"], "cost_cap must be a number of seconds > 0"),
+        (["--cost-cap", "-5"], "cost_cap = -5.0 is invalid: must be a number of seconds > 0"),
     ],
 )
 def test_cli_bad_input_exits_2(argv, fragment, capsys):
@@ -356,6 +356,7 @@ def test_experiment_end_to_end_and_rerun_reuses_the_store(gt, tmp_path):
     from estimators.bpe import SYNTHETIC_ROOT
     from harness.app.mip_experiment import MIPExperiment, run_experiment
     from harness.app.mip_report import render
+    from harness.estimation import Execution
 
     space = tmp_path / "tiny.toml"
     space.write_text(TINY_SPACE)
@@ -365,7 +366,8 @@ def test_experiment_end_to_end_and_rerun_reuses_the_store(gt, tmp_path):
     records = []
     for _ in range(2):
         with Store(tmp_path / "r.h5") as store:
-            records.append(run_experiment(experiment, gt, store, SYNTHETIC_ROOT, workers=1, progress=False, log=print))
+            execution = Execution(SYNTHETIC_ROOT, store, workers=1, progress=False)
+            records.append(run_experiment(experiment, gt, execution, log=print))
     first, again = records
     mip = first["mip"]
     assert mip["stop_reason"] == "one dimension left" and len(mip["iterations"]) == 2

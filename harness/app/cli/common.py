@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 
 from harness.datasets import DATASETS
 from harness.groundtruth import GroundTruth
+from harness.records import fmt_estimate, strict_json
 
 
 def add_groundtruth_option(parser: argparse.ArgumentParser) -> None:
@@ -30,20 +30,5 @@ def print_json(payload: object) -> None:
     print(json.dumps(strict_json(payload), indent=2, sort_keys=True))
 
 
-def strict_json(value: object) -> object:
-    """NaN/inf -> null (recursively) so the output is strict JSON."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: strict_json(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [strict_json(v) for v in value]
-    return value
-
-
-def fmt_ci(estimate: dict, digits: int = 3) -> str:
-    """'0.651 [0.640, 0.662]' from a metrics.Estimate dict."""
-    value, low, high = estimate["value"], estimate["low"], estimate["high"]
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "n/a"
-    return f"{value:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
+fmt_ci = fmt_estimate
+"""Old name of `harness.records.fmt_estimate`, kept for `cli/estimate.py` until it imports that."""

@@ -5,12 +5,11 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import shlex
 from pathlib import Path
 
 from harness import paths, records
-from harness.app.cli.common import add_dataset_option, add_groundtruth_option, open_groundtruth, strict_json
+from harness.app.cli.common import add_dataset_option, add_groundtruth_option, open_groundtruth
 from harness.estimation import Execution
 from harness.store import Store
 
@@ -137,18 +136,10 @@ def _mip(args: argparse.Namespace) -> int:
         record = run_experiment(experiment, gt, execution, log=log)
     record["command"] = command(args)
     record["provenance"] = records.collect()
-    _write(out, json.dumps(strict_json(record), indent=1, sort_keys=True))
+    records.write_atomic(out, json.dumps(records.strict_json(record), indent=1, sort_keys=True) + "\n")
     report = render(record, record["command"])
     if args.markdown:
-        _write(Path(args.markdown).expanduser(), report)
+        records.write_atomic(Path(args.markdown).expanduser(), report + "\n")
     print(report)
     print(f"run record: {out}")
     return 0
-
-
-def _write(path: Path, text: str) -> None:
-    """Replace `path` atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text + "\n")
-    os.replace(tmp, path)
