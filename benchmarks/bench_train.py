@@ -95,15 +95,14 @@ def reference_seconds(setting: Setting, splits: data.DatasetSplits, workers: int
 
 def ours_seconds(setting: Setting, splits: data.DatasetSplits) -> float:
     """Training time (eval excluded) of EPOCHS epochs through harness.train."""
-    config = train.TrainConfig(
+    config = train.BPE(
         epochs=EPOCHS,
         batch_size=setting.batch_size,
         channels=setting.channels,
         cells=setting.cells,
         resolution=setting.resolution,
-        device="cpu",
     )
-    result = train.train(ARCH, config, splits, record_curve=False)
+    result = train.train(ARCH, config, splits, device="cpu", record_curve=False)
     if result.failed:
         raise RuntimeError(f"benchmark run failed: {result.reason}")
     return result.train_seconds

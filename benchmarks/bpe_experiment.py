@@ -25,12 +25,13 @@ from pathlib import Path
 import numpy as np
 
 import estimators as registry
-from estimators.bpe import PRESETS, bpe
+from estimators.bpe import bpe
 from harness import paths
 from harness.estimation import Execution
 from harness.evaluate import Evaluation, Target, evaluate, select_archs
 from harness.groundtruth import GroundTruth
 from harness.records import CODE_ONLY, fmt_estimate, strict_json, write_atomic
+from harness.train import PRESETS
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_PRESETS = ("cpu-tiny", "cpu-small", "cpu-medium")

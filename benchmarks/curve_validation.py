@@ -97,22 +97,12 @@ def markdown(result: dict) -> str:
         "(Baker et al. 2017); svr is nu-SVR (RBF) with C and gamma chosen by 5-fold CV. Kendall tau-b against the "
         "final accuracy, mean ± std over splits.",
         "",
-        "| k (epochs seen) | " + " | ".join(models) + " |",
-        "| --- | " + " | ".join("---" for _ in models) + " |",
-    ]
-    for k in result["ks"]:
-        cells = [_mean_std(result["results"][m][str(k)], "kendall_tau") for m in models]
-        lines.append(f"| {k} | " + " | ".join(cells) + " |")
-    lines += [
+        *_by_k(result, models, "k (epochs seen)", "kendall_tau"),
         "",
         "Spearman:",
         "",
-        "| k | " + " | ".join(models) + " |",
-        "| --- | " + " | ".join("---" for _ in models) + " |",
+        *_by_k(result, models, "k", "spearman"),
     ]
-    for k in result["ks"]:
-        cells = [_mean_std(result["results"][m][str(k)], "spearman") for m in models]
-        lines.append(f"| {k} | " + " | ".join(cells) + " |")
     seconds = {
         m: np.mean([result["results"][m][str(k)]["fit_predict_seconds_mean"] for k in result["ks"]])
         for m in curve.MODELS
@@ -127,6 +117,12 @@ def markdown(result: dict) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _by_k(result: dict, models: tuple[str, ...], first: str, name: str) -> list[str]:
+    """Table of `name`'s mean ± std, a row per k and a column per model."""
+    rows = [[str(k)] + [_mean_std(result["results"][m][str(k)], name) for m in models] for k in result["ks"]]
+    return records.markdown_table([first, *models], rows)
 
 
 def _mean_std(row: dict, name: str) -> str:

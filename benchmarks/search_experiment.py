@@ -26,14 +26,13 @@ from pathlib import Path
 
 import numpy as np
 
-from estimators.bpe import PRESETS
 from harness import paths, records, space
 from harness.app.search_runs import SearchReport, SearchSpec, run
 from harness.estimation import NO_DEVICE
 from harness.groundtruth import GroundTruth, merge_into
 from harness.groundtruth.sources.csv_table import PRESETS as CSV_PRESETS
 from harness.groundtruth.sources.csv_table import CsvTableSource
-from harness.train import TrainConfig
+from harness.train import BPE, PRESETS
 from searchers.base import PROTOCOLS
 from searchers.darts import NB201_SEARCH, DartsConfig
 
@@ -218,7 +217,7 @@ def _before_correction(result: dict) -> dict:
     return {"provenance": result["provenance"], "rows": rows}
 
 
-def _darts_setting(train: TrainConfig) -> str:
+def _darts_setting(train: BPE) -> str:
     return (
         f"C={train.channels} N={train.cells} {train.resolution}px, {train.fraction:g} of the data, "
         f"{train.epochs} epochs, batch {train.batch_size}, lr {train.lr:g}"

@@ -1,8 +1,8 @@
 """Validation helpers: one wording for a rejected setting, naming its owner and field, the value and what is allowed.
 
->>> require_int("TrainConfig", "epochs", 0)
+>>> require_int("BPE", "epochs", 0)
 Traceback (most recent call last):
-ValueError: TrainConfig.epochs = 0 is invalid: must be an int >= 1
+ValueError: BPE.epochs = 0 is invalid: must be an int >= 1
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """Datasets by NB201 name as whole uint8 tensors with NB201's split names, cached decoding, resizing and subsampling.
 
-Splits (Dong & Yang, ICLR 2020): `cifar10-valid` = CIFAR-10 train halved into `train` / `x-valid` (25k each) plus
-`ori-test`; `cifar10` = `train` (50k) / `ori-test`; `cifar100` and `ImageNet16-120` = `train` plus the original test
-set as `ori-test`, halved into `x-valid` / `x-test`. The official split index files are not used: halves are drawn
+Splits (Dong & Yang, ICLR 2020; their sizes, classes and resolutions: `harness.datasets`): `cifar10-valid` = CIFAR-10
+train halved into `train` / `x-valid` (25k each) plus `ori-test`; `cifar10` = `train` (50k) / `ori-test`; `cifar100`
+and `ImageNet16-120` = `train` plus the original test set as `ori-test`, halved into `x-valid` / `x-test`. The
+official split index files are not used: halves are drawn
 class-balanced with a fixed seed (`split_seed`), so they match NB201's in size and balance, not image by image.
 
 Sources, in order of preference, under a data root (argument, else $BPEBENCH_DATA_ROOT):
@@ -31,10 +32,9 @@ from tqdm.auto import tqdm
 
 from harness import paths, records
 from harness.checks import require_int
+from harness.datasets import DATASETS, SPLITS, TABLE, Dataset
 from harness.paths import cache_dir as _cache_root
 
-DATASETS: tuple[str, ...] = ("cifar10-valid", "cifar10", "cifar100", "ImageNet16-120")
-SPLITS: tuple[str, ...] = ("train", "x-valid", "x-test", "ori-test")
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 IMAGENET16_TRAIN_FILES = tuple(f"train_data_batch_{i}" for i in range(1, 11))
 IMAGENET16_VAL_FILE = "val_data"
@@ -47,27 +47,35 @@ Arrays = tuple[np.ndarray, np.ndarray]
 
 @dataclass(frozen=True)
 class _Spec:
-    num_classes: int
-    resolution: int
+    facts: Dataset
+    """Classes, native resolution and splits (`harness.datasets`)."""
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
     folders: tuple[str, ...]
     """Subfolder names of the data root searched for this dataset."""
+
+    @property
+    def num_classes(self) -> int:
+        return self.facts.classes
+
+    @property
+    def resolution(self) -> int:
+        return self.facts.resolution
 
 
 def _per255(*values: float) -> tuple[float, float, float]:
     return tuple(v / 255 for v in values)  # type: ignore[return-value]
 
 
-_CIFAR10 = _Spec(10, 32, _per255(125.3, 123.0, 113.9), _per255(63.0, 62.1, 66.7), ("cifar10-jpeg", "cifar10"))
-_SPECS: dict[str, _Spec] = {
+_CIFAR10 = (_per255(125.3, 123.0, 113.9), _per255(63.0, 62.1, 66.7), ("cifar10-jpeg", "cifar10"))
+_LOADING = {
     "cifar10-valid": _CIFAR10,
     "cifar10": _CIFAR10,
-    "cifar100": _Spec(100, 32, _per255(129.3, 124.1, 112.4), _per255(68.2, 65.4, 70.4), ("cifar100-jpeg", "cifar100")),
-    "ImageNet16-120": _Spec(
-        120, 16, _per255(122.68, 116.66, 104.01), _per255(63.22, 61.26, 65.09), ("ImageNet16", "ImageNet16-120")
-    ),
+    "cifar100": (_per255(129.3, 124.1, 112.4), _per255(68.2, 65.4, 70.4), ("cifar100-jpeg", "cifar100")),
+    "ImageNet16-120": (_per255(122.68, 116.66, 104.01), _per255(63.22, 61.26, 65.09), ("ImageNet16", "ImageNet16-120")),
 }
+"""Per-channel mean and std (of pixels scaled to [0, 1]) and data-root subfolders of each dataset."""
+_SPECS: dict[str, _Spec] = {name: _Spec(TABLE[name], *_LOADING[name]) for name in DATASETS}
 _TORCHVISION_FOLDERS = {"cifar10": "cifar-10-batches-py", "cifar100": "cifar-100-python"}
 
 
@@ -290,6 +298,7 @@ def _make_splits(name: str, spec: _Spec, train: Arrays, test: Arrays, split_seed
         valid, test_half = balanced_halves(test[1], rng)
         evals["x-valid"], evals["x-test"] = test_split.select(valid), test_split.select(test_half)
     ordered = {k: evals[k] for k in SPLITS if k in evals}
+    assert tuple(ordered) == spec.facts.eval_splits, (name, tuple(ordered))
     return DatasetSplits(name, train_split, ordered, spec.num_classes, spec.mean, spec.std)
 
 

@@ -44,14 +44,13 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from harness import paths
+from harness import paths, records
 from harness.checks import require_int
 
 SCHEMA_VERSION = 2
 FORMAT = "bpebench-results"
 JOURNAL_SUFFIX = ".journal"
 LOCK_SUFFIX = ".lock"
-_TMP_MARK = ".tmp-"
 _COLUMNS = ("arch", "seed", "score", "failed", "wall_seconds", "eval_seconds", "macs", "eval_macs", "curve_length")
 _DTYPES = {"arch": np.int64, "seed": np.int64, "failed": np.bool_, "curve_length": np.int64}
 
@@ -248,8 +247,7 @@ class Store:
         if not self._pending and not self._pending_configs and self.path.exists():
             self._truncate_journal()
             return
-        tmp = self.path.with_name(f"{self.path.name}{_TMP_MARK}{os.getpid()}")
-        try:
+        with records.atomic_path(self.path, durable=True) as tmp:
             if self.path.exists():
                 with open(self.path, "rb") as src, open(tmp, "wb") as dst:
                     while chunk := src.read(1 << 22):
@@ -263,12 +261,6 @@ class Store:
                         configs.create_group(config_hash).attrs["json"] = json.dumps(self._configs[config_hash])
                 for (config_hash, dataset), rows in self._pending.items():
                     _append_rows(h5.require_group(f"results/{config_hash}"), dataset, list(rows.values()))
-            _fsync_file(tmp)
-            os.replace(tmp, self.path)
-            _fsync_dir(self.path.parent)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
         self._truncate_journal()
         self._pending.clear()
         self._pending_configs.clear()
@@ -322,7 +314,7 @@ class Store:
         """Keep a journal with unreadable lines as it is, under a new name, before compaction empties it."""
         aside = self._journal_path.with_name(f"{self._journal_path.name}.unreadable-{time.strftime('%Y%m%dT%H%M%S')}")
         os.replace(self._journal_path, aside)
-        _fsync_dir(self.path.parent)
+        records.fsync_dir(self.path.parent)
         warnings.warn(
             f"{self._journal_path}: {self.unreadable_journal_records} unreadable record(s) skipped; the journal as it "
             f"was is kept at {aside}",
@@ -398,7 +390,7 @@ class Store:
 
     def _remove_stale_temporaries(self) -> None:
         """Half-written compactions of a killed writer (safe: we hold the lock)."""
-        for stale in self.path.parent.glob(f"{self.path.name}{_TMP_MARK}*"):
+        for stale in records.stale_temporaries(self.path):
             stale.unlink(missing_ok=True)
 
 
@@ -525,17 +517,3 @@ def _concat(a: Table, b: Table) -> Table:
     curves[len(a) :, : b.curves.shape[1]] = b.curves
     columns = {name: np.concatenate([getattr(a, name), getattr(b, name)]) for name in _COLUMNS}
     return Table(**columns, curves=curves, reasons=a.reasons + b.reasons, devices=a.devices + b.devices)
-
-
-def _fsync_file(path: Path) -> None:
-    with open(path, "rb") as handle:
-        os.fsync(handle.fileno())
-
-
-def _fsync_dir(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)

@@ -10,23 +10,32 @@ batch is drawn, cropped, flipped and normalised on the device with batched tenso
 Evaluation scores the eval split after the last epoch (and after every epoch when the curve is recorded), on all of
 it or on `eval_images` of its images: a class-balanced subset drawn with the fixed seed `EVAL_SUBSET_SEED`, the same
 for every arch and run seed. Costs are counted apart: training and evaluation seconds, and multiply-adds of each.
+
+A BPE ("budgeted performance estimation", Zheng et al., CVPR 2020) is one training setting, `BPE`: its one
+definition. Each field's metadata carries its help text and its validation rule (`rule`, `check_field`), which the
+CLI flags and the MIP search space read; `PRESETS` name the paper's BPEs mapped onto NB201 and a few CPU-sized ones.
+A run is a BPE plus a seed and a device (`train`).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import os
 import platform
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from harness.checks import invalid, is_int, is_number
 from harness.data import DatasetSplits, Split
 from harness.network import build, flops
 
@@ -46,56 +55,163 @@ Progress = Callable[[int, float, float], None]
 
 
 @dataclass(frozen=True)
-class TrainConfig:
-    """One training setting (a BPE): NB201's full protocol by default."""
+class Rule:
+    """What one BPE field allows: a predicate on a value and the allowed values in words ('an int >= 1')."""
 
-    epochs: int = 200
-    batch_size: int = 256
-    lr: float = 0.1
-    """Initial learning rate, cosine-annealed towards 0 (see `lr_schedule`)."""
-    lr_schedule: str = "epoch"
-    """'epoch': the cosine steps once per epoch, as NB201; 'step': it steps every iteration."""
-    channels: int = 16
-    """Base width C of the network (stages at C, 2C, 4C)."""
-    cells: int = 5
-    """Cells per stage N."""
-    resolution: int = 32
-    """Training and evaluation image size in px; a multiple of 4, at least 8."""
-    fraction: float = 1.0
-    """Share of the train split used, class-balanced, drawn with `seed`."""
-    cutout: int = 0
-    """Cutout square side in px at `resolution` (0 = off)."""
-    eval_images: int = 0
-    """Images of the eval split scored (0 = all): a class-balanced subset drawn with `EVAL_SUBSET_SEED`."""
-    precision: str = "fp32"
-    """'fp32'; 'bf16' (autocast, CUDA or CPU); 'fp16' (autocast with loss scaling, CUDA only)."""
-    seed: int = 0
-    device: str = "auto"
-    """'auto' (CUDA when available, else CPU) or a torch device string such as 'cpu', 'cuda', 'cuda:1'."""
+    check: Callable[[object], bool]
+    allowed: str
+
+
+def _setting(default: object, help_text: str, check: Callable[[object], bool], allowed: str) -> Any:
+    """A BPE field: its default, its help text (a CLI flag's help) and its validation rule, in the field's metadata."""
+    return field(default=default, metadata={"help": help_text, "rule": Rule(check, allowed)})
+
+
+def _int_at_least(minimum: int) -> Callable[[object], bool]:
+    return lambda value: is_int(value, minimum)
+
+
+def _one_of(choices: tuple[str, ...]) -> Callable[[object], bool]:
+    return lambda value: isinstance(value, str) and value in choices
+
+
+@dataclass(frozen=True)
+class BPE:
+    """One training setting (a budgeted training protocol, 'BPE'); the defaults are NB201's full protocol (Dong &
+    Yang, ICLR 2020). Each field's metadata holds its help text and its rule (`rule`, `check_field`)."""
+
+    epochs: int = _setting(200, "training epochs", _int_at_least(1), "an int >= 1")
+    batch_size: int = _setting(256, "training batch size", _int_at_least(1), "an int >= 1")
+    lr: float = _setting(
+        0.1,
+        "initial learning rate, cosine-annealed towards 0 (SGD, Nesterov momentum 0.9, weight decay 5e-4)",
+        lambda value: is_number(value, 0, math.inf, low_open=True, high_open=True),
+        "a finite number > 0",
+    )
+    lr_schedule: str = _setting(
+        "epoch",
+        "cosine steps: 'epoch' (once per epoch, as NB201) or 'step' (every iteration)",
+        _one_of(LR_SCHEDULES),
+        f"one of {', '.join(LR_SCHEDULES)}",
+    )
+    channels: int = _setting(16, "base width C of the network (stages at C, 2C, 4C)", _int_at_least(1), "an int >= 1")
+    cells: int = _setting(5, "cells per stage N", _int_at_least(1), "an int >= 1")
+    resolution: int = _setting(
+        32,
+        "training and evaluation image size in px (a multiple of 4, at least 8)",
+        lambda value: is_int(value, 8) and value % 4 == 0,
+        "an int >= 8 and a multiple of 4 (two stride-2 stages)",
+    )
+    fraction: float = _setting(
+        1.0,
+        "share of the train split used, class-balanced, drawn with the run's seed",
+        lambda value: is_number(value, 0, 1, low_open=True),
+        "a number in (0, 1]",
+    )
+    cutout: int = _setting(
+        0, "cutout square side in px at the resolution (0 = off)", _int_at_least(0), "an int >= 0 (0 = off)"
+    )
+    eval_images: int = _setting(
+        0,
+        "eval-split images scored (0 = all): a class-balanced subset with a fixed seed, the same for every arch and "
+        "run seed",
+        _int_at_least(0),
+        "an int >= 0 (0 = all)",
+    )
+    precision: str = _setting(
+        "fp32",
+        "'fp32'; 'bf16' (autocast, CUDA or CPU); 'fp16' (autocast with loss scaling, CUDA only)",
+        _one_of(PRECISIONS),
+        f"one of {', '.join(PRECISIONS)}",
+    )
 
     def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size", "channels", "cells"):
-            _require_int(name, getattr(self, name), minimum=1)
-        _require_int("seed", self.seed, minimum=0)
-        _require_int("cutout", self.cutout, minimum=0)
-        _require_int("eval_images", self.eval_images, minimum=0)
-        _require_int("resolution", self.resolution, minimum=8)
-        if self.resolution % 4:
-            _fail("resolution", self.resolution, "a multiple of 4 (two stride-2 stages)")
+        for name in ("lr", "fraction"):
+            value = getattr(self, name)
+            if isinstance(value, int) and not isinstance(value, bool):
+                object.__setattr__(self, name, float(value))  # 1 and 1.0 are one BPE, with one hash
+        for spec in fields(self):
+            check_field(spec.name, getattr(self, spec.name))
         if self.cutout > self.resolution:
-            _fail("cutout", self.cutout, f"at most resolution ({self.resolution})")
-        if isinstance(self.lr, bool) or not isinstance(self.lr, (int, float)) or not 0 < self.lr < math.inf:
-            _fail("lr", self.lr, "a finite number > 0")
-        if isinstance(self.fraction, bool) or not isinstance(self.fraction, (int, float)) or not 0 < self.fraction <= 1:
-            _fail("fraction", self.fraction, "a number in (0, 1]")
-        if self.lr_schedule not in LR_SCHEDULES:
-            _fail("lr_schedule", self.lr_schedule, f"one of {', '.join(LR_SCHEDULES)}")
-        if self.precision not in PRECISIONS:
-            _fail("precision", self.precision, f"one of {', '.join(PRECISIONS)}")
-        if not isinstance(self.device, str) or (self.device != "auto" and not _is_device(self.device)):
-            _fail("device", self.device, "'auto' or a torch device string such as 'cpu' or 'cuda:0'")
-        if self.precision == "fp16" and self.device == "cpu":
-            _fail("precision", self.precision, "'fp32' or 'bf16' on CPU (fp16 autocast needs CUDA)")
+            raise invalid("BPE", "cutout", self.cutout, f"at most resolution ({self.resolution})")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def config_hash(self) -> str:
+        """sha256 (16 hex digits) of the canonical JSON of every field; each one changes the scores."""
+        canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+    def describe(self) -> str:
+        """Compact one-line form, e.g. 'e10 b128 lr0.03 C8 N2 16px f1 co0 fp32' (plus 'lr-step', 'ev5000' if set)."""
+        text = (
+            f"e{self.epochs} b{self.batch_size} lr{self.lr:g} C{self.channels} N{self.cells} {self.resolution}px "
+            f"f{self.fraction:g} co{self.cutout} {self.precision}"
+        )
+        if self.lr_schedule != "epoch":
+            text += f" lr-{self.lr_schedule}"
+        return text + (f" ev{self.eval_images}" if self.eval_images else "")
+
+    @classmethod
+    def from_preset(cls, name: str, **overrides: object) -> BPE:
+        """Preset `name` (one of `PRESETS`) with some fields replaced."""
+        if name not in PRESETS:
+            raise ValueError(f"unknown BPE preset {name!r}; available: {', '.join(PRESETS)}")
+        unknown = set(overrides) - set(FIELDS)
+        if unknown:
+            raise ValueError(f"unknown BPE field(s) {sorted(unknown)}; fields: {list(FIELDS)}")
+        return replace(PRESETS[name], **overrides)
+
+
+FIELDS: tuple[str, ...] = tuple(spec.name for spec in fields(BPE))
+"""The BPE's fields, in order."""
+_RULES: dict[str, Rule] = {spec.name: spec.metadata["rule"] for spec in fields(BPE)}
+
+
+def rule(name: str) -> Rule:
+    """The validation rule of BPE field `name`."""
+    if name not in _RULES:
+        raise ValueError(f"unknown BPE field {name!r}; fields: {', '.join(FIELDS)}")
+    return _RULES[name]
+
+
+def check_field(name: str, value: object) -> None:
+    """Raise 'BPE.name = value is invalid: must be ...' unless `value` is allowed for field `name` on its own."""
+    field_rule = rule(name)
+    if not field_rule.check(value):
+        raise invalid("BPE", name, value, field_rule.allowed)
+
+
+PRESETS: dict[str, BPE] = {
+    "nb201": BPE(),
+    "nb201-hp12": BPE(epochs=12),
+    "bpe1": BPE(epochs=10, batch_size=128, lr=0.03, channels=8, cells=2, resolution=16),
+    "bpe2": BPE(epochs=30, batch_size=128, lr=0.03, channels=16, cells=5, resolution=16),
+    "cpu-tiny": BPE(epochs=1, batch_size=128, lr=0.1, channels=4, cells=1, resolution=8, fraction=0.1),
+    "cpu-small": BPE(epochs=2, batch_size=128, lr=0.1, channels=8, cells=1, resolution=16, fraction=0.1),
+    "cpu-medium": BPE(epochs=3, batch_size=128, lr=0.1, channels=8, cells=1, resolution=16, fraction=0.2),
+    "cpu-mip-rs": BPE(epochs=4, batch_size=64, lr=0.1, channels=8, cells=2, resolution=8, fraction=0.1),
+}
+"""Named BPEs. How they were derived:
+
+- `nb201`: the full NB201 protocol (200 epochs); `nb201-hp12`: NB201's separate 12-epoch schedule (its recorded
+  12-epoch accuracies are in the reference data, so live runs can be checked against them).
+- `bpe1`, `bpe2`: the paper's BPE1 and BPE2 as its official repository releases them (param_setting.py): BPE1 = 10
+  epochs, batch 128, lr 0.03, 6 layers, 8 channels, 16 px; BPE2 = 30 epochs, batch 128, lr 0.03, 16 layers,
+  16 channels, 16 px; both fp32 without cutout. Epochs, batch, lr, channels (the stem width C, doubled per stage in
+  both spaces), image size, precision and cutout carry over as they are. "Layers" is a DARTS-space count: DARTS
+  stacks L cells in three resolution stages, two of them reduction cells. NB201 also has three stages, but its
+  reductions are fixed residual blocks and N counts the searched cells per stage, so L layers map to N = L / 3 cells
+  per stage, rounded to the nearest: 6 layers -> N = 2 (6 searched cells); 16 layers -> 16 / 3 = 5.33 -> N = 5
+  (15 searched cells: NB201's own depth).
+- `cpu-tiny`, `cpu-small`, `cpu-medium`: sized for a 2-core CPU (one process, one torch thread); measured on 100
+  unique cifar10-valid archs (results/bpe_cpu_experiment.md, 2 workers on 2 shared cores): 0.9, 4.9 and 6.8 s per
+  arch, Kendall tau 0.01, 0.19 and 0.19: none of them ranks as well as the parameter count (0.53).
+- `cpu-mip-rs`: the best BPE of the CPU-sized MIP run (its random-search arm, results/mip_cpu.md): Kendall tau
+  0.364 [0.197, 0.520] on 50 unique archs, the best tau per CPU second measured there (with the earlier
+  per-iteration lr schedule); the BPE the searchers' headline comparison uses (results/search_experiment.md).
+"""
 
 
 @dataclass(frozen=True, eq=False)
@@ -117,38 +233,58 @@ class TrainResult:
     """Why the run failed; empty when it did not."""
 
 
+def check_run(bpe: BPE, seed: int = 0, device: str = "auto") -> None:
+    """Raise unless `bpe` can run with `seed` (an int >= 0) on `device` ('auto' or a torch device string; fp16
+    needs CUDA); checks the device string only, not that the device is there (`resolve_device` does)."""
+    if not isinstance(bpe, BPE):
+        raise invalid("", "bpe", bpe, "a harness.train.BPE")
+    if not is_int(seed, 0):
+        raise invalid("", "seed", seed, "an int >= 0")
+    if not isinstance(device, str) or (device != "auto" and not _is_device(device)):
+        raise invalid("", "device", device, "'auto' or a torch device string such as 'cpu' or 'cuda:0'")
+    if bpe.precision == "fp16" and device == "cpu":
+        raise invalid("BPE", "precision", bpe.precision, "'fp32' or 'bf16' on CPU (fp16 autocast needs CUDA)")
+
+
 def train(
     arch_str: str,
-    config: TrainConfig,
+    bpe: BPE,
     splits: DatasetSplits,
     eval_split: str = "x-valid",
     progress: Progress | None = None,
     *,
+    seed: int = 0,
+    device: str = "auto",
     record_curve: bool = True,
 ) -> TrainResult:
-    """Train `arch_str` under `config` on `splits.train`; score on `eval_split` (every epoch if `record_curve`)."""
-    device = resolve_device(config.device)
-    if config.precision == "fp16" and device.type != "cuda":
-        _fail("precision", config.precision, f"'fp32' or 'bf16' on {device.type} (fp16 autocast needs CUDA)")
-    data = splits.downscale(config.resolution).subsample(config.fraction, config.seed).to(device)
+    """Train `arch_str` under `bpe` with `seed` on `device` ('auto': CUDA when available, else CPU; or a torch
+    device string) on `splits.train`; score on `eval_split` (every epoch if `record_curve`)."""
+    check_run(bpe, seed, device)
+    torch_device = resolve_device(device)
+    if bpe.precision == "fp16" and torch_device.type != "cuda":
+        raise invalid(
+            "BPE", "precision", bpe.precision, f"'fp32' or 'bf16' on {torch_device.type} (fp16 autocast needs CUDA)"
+        )
+    data = splits.downscale(bpe.resolution).subsample(bpe.fraction, seed).to(torch_device)
     evaluation = data[eval_split]
-    if config.eval_images:
-        if config.eval_images > len(evaluation):
-            _fail("eval_images", config.eval_images, f"at most the {len(evaluation)} images of {eval_split} (or 0)")
-        evaluation = evaluation.select(eval_subset(evaluation.labels.cpu().numpy(), config.eval_images))
+    if bpe.eval_images:
+        if bpe.eval_images > len(evaluation):
+            allowed = f"at most the {len(evaluation)} images of {eval_split} (or 0)"
+            raise invalid("BPE", "eval_images", bpe.eval_images, allowed)
+        evaluation = evaluation.select(eval_subset(evaluation.labels.cpu().numpy(), bpe.eval_images))
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(config.seed)
-        model = build(arch_str, config.channels, config.cells, data.num_classes)
+        torch.manual_seed(seed)
+        model = build(arch_str, bpe.channels, bpe.cells, data.num_classes)
     # Channels-last: faster on CUDA and, measured, on CPU too (oneDNN): 1.3-4x for C=16 N=5 at 32 px.
-    model = model.to(device, memory_format=torch.channels_last)
-    if device.type == "cuda":
+    model = model.to(torch_device, memory_format=torch.channels_last)
+    if torch_device.type == "cuda":
         torch.backends.cudnn.benchmark = True
-    loop = _Loop(model, config, data, device)
+    loop = _Loop(model, bpe, seed, data, torch_device)
 
-    curve = np.full(config.epochs, np.nan)
+    curve = np.full(bpe.epochs, np.nan)
     train_seconds = eval_seconds = 0.0
     reason, epochs_done, evaluations = "", 0, 0
-    for epoch in range(config.epochs):
+    for epoch in range(bpe.epochs):
         start = time.perf_counter()
         loss = loop.epoch(epoch)
         train_seconds += time.perf_counter() - start
@@ -156,14 +292,14 @@ def train(
         if not math.isfinite(loss):
             reason = f"non-finite training loss ({loss}) in epoch {epochs_done}"
             break
-        if record_curve or epoch == config.epochs - 1:
+        if record_curve or epoch == bpe.epochs - 1:
             start = time.perf_counter()
             curve[epoch] = loop.evaluate(evaluation)
             eval_seconds += time.perf_counter() - start
             evaluations += 1
         if progress is not None:
             progress(epochs_done, loss, float(curve[epoch]))
-    forward = flops(arch_str, config.channels, config.cells, data.num_classes, config.resolution) * 1e6
+    forward = flops(arch_str, bpe.channels, bpe.cells, data.num_classes, bpe.resolution) * 1e6
     return TrainResult(
         score=float("nan") if reason else float(curve[-1]),
         curve=curve,
@@ -188,16 +324,16 @@ def eval_subset(labels: np.ndarray, size: int) -> np.ndarray:
 
 
 def resolve_device(device: str) -> torch.device:
-    """The torch device for a `TrainConfig.device` value."""
+    """The torch device for a device string ('auto': CUDA when available, else CPU)."""
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if torch.device(device).type == "cuda" and not torch.cuda.is_available():
-        _fail("device", device, "'auto' or 'cpu' here: CUDA is not available")
+        raise invalid("", "device", device, "'auto' or 'cpu' here: CUDA is not available")
     return torch.device(device)
 
 
 def device_label(device: str = "auto") -> str:
-    """The device seconds are measured on for a `TrainConfig.device` value, e.g. 'cpu (x86_64, 2 cores)'."""
+    """The device seconds are measured on for a device string, e.g. 'cpu (x86_64, 2 cores)'."""
     resolved = resolve_device(device)
     if resolved.type == "cuda":
         return f"cuda ({torch.cuda.get_device_name(resolved)})"
@@ -209,7 +345,7 @@ def device_label(device: str = "auto") -> str:
 class _Loop:
     """Optimiser, schedule, augmentation and mixed precision for one run."""
 
-    def __init__(self, model: nn.Module, config: TrainConfig, data: DatasetSplits, device: torch.device) -> None:
+    def __init__(self, model: nn.Module, config: BPE, seed: int, data: DatasetSplits, device: torch.device) -> None:
         self.model, self.config, self.train_split, self.device = model, config, data.train, device
         self.optimizer = torch.optim.SGD(
             model.parameters(), lr=config.lr, momentum=MOMENTUM, weight_decay=WEIGHT_DECAY, nesterov=True
@@ -217,7 +353,7 @@ class _Loop:
         self.steps_per_epoch = math.ceil(len(data.train) / config.batch_size)
         self.total_steps = config.epochs * self.steps_per_epoch
         self.normalizer = Normalizer(data.mean, data.std, device)
-        self.generator = torch.Generator(device).manual_seed(config.seed)
+        self.generator = torch.Generator(device).manual_seed(seed)
         self.scaler = torch.amp.GradScaler(device.type, enabled=config.precision == "fp16")
 
     def autocast(self) -> AbstractContextManager[object]:
@@ -320,12 +456,3 @@ def _is_device(device: str) -> bool:
     except (RuntimeError, ValueError):
         return False
     return True
-
-
-def _require_int(name: str, value: object, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        _fail(name, value, f"an int >= {minimum}")
-
-
-def _fail(name: str, value: object, allowed: str) -> None:
-    raise ValueError(f"TrainConfig.{name} = {value!r} is invalid: must be {allowed}")

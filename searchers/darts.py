@@ -38,23 +38,26 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from harness import data, paths, space
-from harness.datasets import NUM_CLASSES
+from harness import data, datasets, paths, space
 from harness.network import ResNetBlock, make_op
-from harness.train import Normalizer, TrainConfig, device_label, random_crop_flip, resolve_device
+from harness.train import BPE, FIELDS, Normalizer, check_run, device_label, random_crop_flip, resolve_device
 from searchers import register
 from searchers.base import Problem, SearchResult, Trajectory
 
-NB201_SEARCH = TrainConfig(epochs=50, batch_size=64, lr=0.025)
+NB201_SEARCH = BPE(epochs=50, batch_size=64, lr=0.025)
 """NB201's DARTS setting: C=16, N=5, 50 epochs, batch 64, lr 0.025, 32 px, all of the train split (and of x-valid)."""
+FIXED_FIELDS: tuple[str, ...] = ("lr_schedule", "cutout", "eval_images", "precision")
+"""BPE fields DARTS here leaves at their defaults: its own lr schedule (to `lr_min`), no cutout, no eval split, fp32."""
+TRAIN_FIELDS: tuple[str, ...] = tuple(name for name in FIELDS if name not in FIXED_FIELDS)
+"""BPE fields that set the supernet's training budget."""
 
 
 @dataclass(frozen=True)
 class DartsConfig:
-    """The budget the supernet is trained under (`train`: channels, cells, epochs, batch, resolution, fraction,
-    lr, device) plus DARTS' own optimiser settings and the data source; the defaults are NB201's DARTS setting."""
+    """The budget the supernet is trained under (`train`, a BPE: its `TRAIN_FIELDS`), the device, DARTS' own
+    optimiser settings and the data source; the defaults are NB201's DARTS setting."""
 
-    train: TrainConfig = NB201_SEARCH
+    train: BPE = NB201_SEARCH
     second_order: bool = False
     lr_min: float = 0.001
     momentum: float = 0.9
@@ -68,15 +71,21 @@ class DartsConfig:
     """Folder holding the datasets (default: $BPEBENCH_DATA_ROOT, else the shared reference data)."""
     synthetic: int = 0
     """When > 0: search on that many synthetic train and as many x-valid images (harness.data.synthetic)."""
+    device: str = "auto"
+    """'auto' (CUDA when available, else CPU) or a torch device string such as 'cpu', 'cuda', 'cuda:1'."""
 
     def __post_init__(self) -> None:
-        if not isinstance(self.train, TrainConfig):
-            raise ValueError(f"DartsConfig.train = {self.train!r} is invalid: must be a harness.train.TrainConfig")
-        if self.train.precision != "fp32" or self.train.cutout:
+        if not isinstance(self.train, BPE):
+            raise ValueError(f"DartsConfig.train = {self.train!r} is invalid: must be a harness.train.BPE")
+        changed = {name: getattr(self.train, name) for name in FIXED_FIELDS}
+        changed = {name: value for name, value in changed.items() if value != getattr(BPE(), name)}
+        if changed:
+            settings = ", ".join(f"{name} {value!r}" for name, value in changed.items())
             raise ValueError(
-                f"DartsConfig.train has precision {self.train.precision!r}, cutout {self.train.cutout}: "
-                "DARTS here trains in fp32 without cutout"
+                f"DartsConfig.train has {settings}: DARTS here trains in fp32 without cutout, on its own lr schedule, "
+                "without an eval split"
             )
+        check_run(self.train, 0, self.device)
         for name in ("lr_min", "weight_decay", "grad_clip", "arch_lr", "arch_weight_decay"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < math.inf:
@@ -93,15 +102,7 @@ class DartsConfig:
             raise ValueError(f"DartsConfig.synthetic = {self.synthetic!r} is invalid: must be an int >= 0")
 
     def to_dict(self) -> dict:
-        train = self.train
-        return {
-            "channels": train.channels,
-            "cells": train.cells,
-            "epochs": train.epochs,
-            "batch_size": train.batch_size,
-            "lr": train.lr,
-            "resolution": train.resolution,
-            "fraction": train.fraction,
+        return {name: getattr(self.train, name) for name in TRAIN_FIELDS} | {
             "second_order": self.second_order,
             "lr_min": self.lr_min,
             "momentum": self.momentum,
@@ -200,16 +201,16 @@ class Darts:
     def search(self, problem: Problem, seed: int) -> SearchResult:
         start = time.perf_counter()
         cfg = self.settings
-        train_cfg = replace(cfg.train, seed=seed)
-        device = resolve_device(train_cfg.device)
-        splits, arch_split = _load(problem.dataset, cfg, train_cfg)
+        train_cfg = cfg.train
+        device = resolve_device(cfg.device)
+        splits, arch_split = _load(problem.dataset, cfg, seed)
         splits, arch_split = splits.to(device), arch_split.to(device)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             model = SuperNet(train_cfg.channels, train_cfg.cells, splits.num_classes).to(device)
             init = 1e-3 * torch.randn(space.NUM_EDGES, len(space.OPS))
         alphas = nn.Parameter(init.to(device))
-        step = _Step(cfg, model, alphas, train_cfg)
+        step = _Step(cfg, model, alphas)
         index = {arch: i for i, arch in enumerate(problem.arch_strings)}
         generator = torch.Generator(device).manual_seed(seed)
         normalize = Normalizer(splits.mean, splits.std, device)
@@ -257,36 +258,38 @@ class Darts:
         }
         if stopped:
             metadata["stopped"] = stopped
-        return SearchResult(int(trajectory.best[-1]), cost, trajectory, metadata, device=device_label(train_cfg.device))
+        return SearchResult(int(trajectory.best[-1]), cost, trajectory, metadata, device=device_label(cfg.device))
 
 
-def _load(dataset: str, cfg: DartsConfig, train_cfg: TrainConfig) -> tuple[data.DatasetSplits, data.Split]:
-    """The splits with `train` cut to `fraction` (the weights' data) and x-valid cut to `fraction` (alpha's data)."""
+def _load(dataset: str, cfg: DartsConfig, seed: int) -> tuple[data.DatasetSplits, data.Split]:
+    """The splits with `train` cut to `fraction` (the weights' data) and x-valid cut to `fraction` (alpha's data),
+    both drawn with `seed`."""
+    train_cfg = cfg.train
     if cfg.synthetic:
         splits = data.synthetic(
-            NUM_CLASSES[dataset],
+            datasets.NUM_CLASSES[dataset],
             n_train=cfg.synthetic,
             n_eval=cfg.synthetic,
             resolution=train_cfg.resolution,
-            seed=train_cfg.seed,
+            seed=seed,
         )
     else:
         root = paths.data_root(cfg.data_root)
-        splits = data.load("cifar10-valid" if dataset == "cifar10" else dataset, root, progress=False)
+        splits = data.load(datasets.dataset(dataset).search_dataset, root, progress=False)
     splits = splits.downscale(train_cfg.resolution)
     arch_split = splits["x-valid"]
     if train_cfg.fraction < 1:  # a draw of its own, apart from the train split's
-        rng = np.random.default_rng([train_cfg.seed, 1])
+        rng = np.random.default_rng([seed, 1])
         arch_split = arch_split.select(data.balanced_subset(arch_split.labels.numpy(), train_cfg.fraction, rng))
-    return splits.subsample(train_cfg.fraction, train_cfg.seed), arch_split
+    return splits.subsample(train_cfg.fraction, seed), arch_split
 
 
 class _Step:
     """The two optimisers and DARTS' arch-gradient (first or second order)."""
 
-    def __init__(self, cfg: DartsConfig, model: SuperNet, alphas: nn.Parameter, train_cfg: TrainConfig) -> None:
-        self.cfg, self.model, self.alphas, self.epochs = cfg, model, alphas, train_cfg.epochs
-        self.lr = train_cfg.lr
+    def __init__(self, cfg: DartsConfig, model: SuperNet, alphas: nn.Parameter) -> None:
+        self.cfg, self.model, self.alphas, self.epochs = cfg, model, alphas, cfg.train.epochs
+        self.lr = cfg.train.lr
         self.weights = [p for p in model.parameters() if p.requires_grad]
         self.w_opt = torch.optim.SGD(
             self.weights, lr=self.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay, nesterov=cfg.nesterov

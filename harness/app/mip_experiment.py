@@ -10,32 +10,19 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 import estimators
-from estimators.bpe import PRESETS, BPEConfig
 from harness import metrics
 from harness.checks import require_number
-from harness.datasets import NUM_CLASSES
+from harness.datasets import NUM_CLASSES, TRAIN_IMAGES, eval_images, eval_splits
 from harness.estimation import Estimation, Estimator, Execution
 from harness.evaluate import Target, select_archs
 from harness.groundtruth import GroundTruth, schema
 from harness.store import Store
 from harness.stored import run_stored
+from harness.train import BPE, PRESETS
 from searchers.mip.cost import CostModel
 from searchers.mip.search import Measurement, MIPSettings, SearchResult, Trial, choose, random_search, run_mip
 from searchers.mip.space import BPESpace, Config
 
-TRAIN_IMAGES = {"cifar10-valid": 25_000, "cifar10": 50_000, "cifar100": 50_000, "ImageNet16-120": 151_700}
-"""Nominal train-split sizes (NB201); the cost model's fit absorbs any difference."""
-EVAL_IMAGES = {
-    ("cifar10-valid", "x-valid"): 25_000,
-    ("cifar10-valid", "ori-test"): 10_000,
-    ("cifar10", "ori-test"): 10_000,
-    ("cifar100", "x-valid"): 5_000,
-    ("cifar100", "x-test"): 5_000,
-    ("cifar100", "ori-test"): 10_000,
-    ("ImageNet16-120", "x-valid"): 3_000,
-    ("ImageNet16-120", "x-test"): 3_000,
-    ("ImageNet16-120", "ori-test"): 6_000,
-}
 REFERENCE_ARCHS = 5
 """Archs of the sample whose mean FLOPs the cost model uses."""
 PAPER_PRESETS: tuple[str, ...] = ("bpe1", "bpe2")
@@ -119,8 +106,8 @@ class MIPExperiment:
         self.settings  # noqa: B018 (validates budget, per_iteration, beta, importance, n_trees, seed)
         seconds = "a number of seconds > 0 or None"
         require_number("MIPExperiment", "cost_cap", self.cost_cap, 0, low_open=True, optional=True, allowed=seconds)
-        if (self.dataset, self.eval_split) not in EVAL_IMAGES:
-            allowed = [s for d, s in EVAL_IMAGES if d == self.dataset]
+        if self.eval_split not in eval_splits(self.dataset):
+            allowed = list(eval_splits(self.dataset))
             raise ValueError(f"eval_split {self.eval_split!r} is invalid for {self.dataset}: allowed {allowed}")
         Target.parse(self.target, self.dataset)
 
@@ -154,7 +141,7 @@ def run_experiment(
         return estimators.create(
             "bpe",
             gt,
-            config=BPEConfig(**config),
+            config=BPE(**config),
             execution=execution,
             eval_split=experiment.eval_split,
             curve=False,
@@ -165,7 +152,7 @@ def run_experiment(
         tuple(gt.arch_strings[a] for a in archs[:REFERENCE_ARCHS]),
         NUM_CLASSES[experiment.dataset],
         TRAIN_IMAGES[experiment.dataset],
-        EVAL_IMAGES[(experiment.dataset, experiment.eval_split)],
+        eval_images(experiment.dataset, experiment.eval_split),
         len(archs),
         evaluate_every_epoch=False,
     )
@@ -174,7 +161,7 @@ def run_experiment(
         def on_trial(trial: Trial) -> None:
             state = "stored" if trial.reused else "computed"
             log(
-                f"[{label}] {BPEConfig(**trial.config).describe()}: tau {trial.tau:.3f}, cost {trial.cost:.0f} s "
+                f"[{label}] {BPE(**trial.config).describe()}: tau {trial.tau:.3f}, cost {trial.cost:.0f} s "
                 f"(predicted {trial.predicted_cost:.0f} s, {state})"
             )
 

@@ -2,18 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from harness.records import fmt_ci, fmt_num, markdown_table
+from harness.train import BPE
 from searchers.mip.space import DIMENSIONS
-
-
-def describe(config: dict[str, Any]) -> str:
-    """Compact form of a BPE config, e.g. 'e2 b128 lr0.1 C8 N1 16px f0.1 co0 fp32'."""
-    return (
-        f"e{config['epochs']} b{config['batch_size']} lr{config['lr']:g} C{config['channels']} N{config['cells']} "
-        f"{config['resolution']}px f{config['fraction']:g} co{config['cutout']} {config['precision']}"
-    )
 
 
 def iteration_table(search: dict) -> list[str]:
@@ -43,7 +34,7 @@ def trial_table(trials: list[dict], label: str) -> list[str]:
         [
             label,
             str(t["iteration"]),
-            describe(t["config"]),
+            BPE(**t["config"]).describe(),
             fmt_num(t["tau"]),
             f"{t['cost_seconds']:.0f}",
             f"{t['predicted_cost_seconds']:.0f}",
@@ -62,7 +53,7 @@ def pareto_table(record: dict) -> list[str]:
             continue
         for i in search["pareto_front"]:
             t = search["trials"][i]
-            rows.append([method, describe(t["config"]), fmt_num(t["tau"]), f"{t['cost_seconds']:.0f}"])
+            rows.append([method, BPE(**t["config"]).describe(), fmt_num(t["tau"]), f"{t['cost_seconds']:.0f}"])
     return markdown_table(["method", "BPE", "tau", "cost s"], rows)
 
 
@@ -82,7 +73,7 @@ def comparison_table(record: dict) -> list[str]:
             rows.append(
                 [
                     f"{method} (chosen)",
-                    describe(chosen["config"]),
+                    BPE(**chosen["config"]).describe(),
                     _tau_ci(chosen),
                     f"{chosen['cost_seconds']:.0f} s",
                     "",
@@ -90,7 +81,7 @@ def comparison_table(record: dict) -> list[str]:
             )
     for base in record["baselines"]:
         cost = base.get("cost_seconds")
-        config = describe(base["config"]) if "config" in base else "NB201 12-epoch table"
+        config = BPE(**base["config"]).describe() if "config" in base else "NB201 12-epoch table"
         note = base.get("note", "")
         if base["name"] == "tabular-hp12" and base.get("fraction_of_full_cost") is not None:
             note = f"{base['cost_unit']}; {base['fraction_of_full_cost']:.3f} of the 200-epoch cost"

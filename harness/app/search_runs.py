@@ -42,7 +42,7 @@ from tqdm.auto import tqdm
 import estimators
 import searchers as registry
 from harness import paths
-from harness.datasets import default_split
+from harness.datasets import default_split, nb201_test
 from harness.estimation import Execution
 from harness.executor import Executor
 from harness.groundtruth import GroundTruth, schema
@@ -287,7 +287,7 @@ def report_of(spec: SearchSpec, gt: GroundTruth, records: tuple[dict, ...], log:
     archs = np.array([r["arch"] for r in records], dtype=np.int64)
     split = default_split(spec.dataset)
     valid, held_out = _valid(gt, spec.dataset, split, records)
-    test_dataset, test_split = _test_target(spec.dataset)
+    test_dataset, test_split = nb201_test(spec.dataset)
     test = None
     if test_split is not None and gt.has(test_dataset, test_split, "acc"):
         test = gt.metric(test_dataset, test_split, "acc")[archs]
@@ -322,15 +322,6 @@ def _valid(gt: GroundTruth, dataset: str, split: str, records: Sequence[dict]) -
         kept = [v for v in kept if np.isfinite(v)]
         values.append(float(np.mean(kept)) if kept else math.nan)
     return np.asarray(values, dtype=np.float64), True
-
-
-def _test_target(dataset: str) -> tuple[str, str | None]:
-    """Where NB201 reports test accuracy for archs selected on `dataset`."""
-    if dataset == "cifar10-valid":
-        return "cifar10", "ori-test"
-    if dataset == "cifar10":
-        return dataset, None  # its selection split already is the test set
-    return dataset, "x-test"
 
 
 def _remove_seed_stores(log: Path) -> None:

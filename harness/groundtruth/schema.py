@@ -20,12 +20,14 @@ from dataclasses import dataclass
 import h5py
 import numpy as np
 
+# NB201's dataset names, split names and dataset check: from its one table of dataset facts, harness.datasets
+from harness.datasets import DATASETS as DATASETS
+from harness.datasets import SPLITS, check_dataset
+
 FORMAT = "bpebench-groundtruth"
 SCHEMA_VERSION = 1
 BUILDER_VERSION = "1.0"
 
-DATASETS: tuple[str, ...] = ("cifar10-valid", "cifar10", "cifar100", "ImageNet16-120")
-SPLITS: tuple[str, ...] = ("train", "x-valid", "x-test", "ori-test")
 METRICS: tuple[str, ...] = ("acc", "loss")
 COSTS: tuple[str, ...] = ("params", "flops", "latency", "train_time", "eval_time")
 MEAN_SEED = -1
@@ -35,10 +37,6 @@ COST_GROUP = "cost"
 def _check(value: str, allowed: Sequence[str], what: str) -> None:
     if value not in allowed:
         raise ValueError(f"unknown {what} {value!r}; allowed: {', '.join(allowed)}")
-
-
-def check_dataset(dataset: str) -> None:
-    _check(dataset, DATASETS, "dataset")
 
 
 def check_split(split: str) -> None:

@@ -8,8 +8,9 @@ A space file names every dimension once under `[dimensions]`, each with a non-em
     batch_size = [64, 128]
     ...
 
-A config (one BPE) is a plain dict {dimension: value} in `DIMENSIONS` order. Values are kept sorted (numbers
-ascending), so a value's position is an ordinal code that forests and fANOVA can split on.
+A config (one BPE) is a plain dict {dimension: value} in `DIMENSIONS` order: the `harness.train.BPE` fields the
+space searches, each value checked by that field's own rule. Values are kept sorted (numbers ascending; precisions
+in `harness.train.PRECISIONS` order), so a value's position is an ordinal code that forests and fANOVA can split on.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from __future__ import annotations
 import itertools
 import math
 import tomllib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -25,42 +26,15 @@ from typing import Any
 
 import numpy as np
 
+from harness.train import FIELDS, PRECISIONS, rule
+
 Config = dict[str, Any]
 
-DIMENSIONS: tuple[str, ...] = (
-    "epochs",
-    "batch_size",
-    "lr",
-    "channels",
-    "cells",
-    "resolution",
-    "fraction",
-    "cutout",
-    "precision",
-)
-PRECISIONS: tuple[str, ...] = ("fp32", "bf16", "fp16")
+NOT_SEARCHED: tuple[str, ...] = ("lr_schedule", "eval_images")
+"""BPE fields the space leaves at their defaults."""
+DIMENSIONS: tuple[str, ...] = tuple(name for name in FIELDS if name not in NOT_SEARCHED)
+"""The BPE fields the space searches, in `harness.train.BPE` order."""
 BUILTIN_SPACES: tuple[str, ...] = ("cpu", "gpu")
-
-
-def _is_int(value: object, minimum: int) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
-_RULES: dict[str, tuple[Callable[[object], bool], str]] = {
-    "epochs": (lambda v: _is_int(v, 1), "an int >= 1"),
-    "batch_size": (lambda v: _is_int(v, 1), "an int >= 1"),
-    "lr": (lambda v: _is_number(v) and v > 0, "a finite number > 0"),
-    "channels": (lambda v: _is_int(v, 1), "an int >= 1"),
-    "cells": (lambda v: _is_int(v, 1), "an int >= 1"),
-    "resolution": (lambda v: _is_int(v, 8) and v % 4 == 0, "an int >= 8 and a multiple of 4"),
-    "fraction": (lambda v: _is_number(v) and 0 < v <= 1, "a number in (0, 1]"),
-    "cutout": (lambda v: _is_int(v, 0), "an int >= 0 (0 = off)"),
-    "precision": (lambda v: v in PRECISIONS, f"one of {', '.join(PRECISIONS)}"),
-}
 
 
 @dataclass(frozen=True)
@@ -193,10 +167,10 @@ def _check_values(dim: str, values: object) -> tuple:
         raise ValueError(f"BPE space dimension {dim!r} must be a list of values, got {values!r}")
     if not values:
         raise ValueError(f"BPE space dimension {dim!r} has an empty list; give at least one value")
-    check, allowed = _RULES[dim]
+    dim_rule = rule(dim)
     for value in values:
-        if not check(value):
-            raise ValueError(f"BPE space dimension {dim!r}: value {value!r} is invalid: must be {allowed}")
+        if not dim_rule.check(value):
+            raise ValueError(f"BPE space dimension {dim!r}: value {value!r} is invalid: must be {dim_rule.allowed}")
     if len(set(values)) != len(values):
         raise ValueError(f"BPE space dimension {dim!r} lists a value twice: {list(values)}")
     if dim == "precision":

@@ -44,6 +44,7 @@ def test_rerun_reuses_store(tiny_run, embedded_gt_path, tmp_path, capsys):
     assert (tmp_path / "results.h5").stat().st_size == before
 
 
+@pytest.mark.slow  # ~7 s: writes every table and plot twice
 def test_leaderboard_is_deterministic(tiny_run, tmp_path):
     first = leaderboard.write_all([report.build_report("tiny")], tmp_path / "a")
     second = leaderboard.write_all([report.build_report("tiny")], tmp_path / "b")

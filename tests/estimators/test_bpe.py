@@ -12,20 +12,20 @@ import numpy as np
 import pytest
 
 import estimators
-from estimators.bpe import PRESETS, SYNTHETIC_ROOT, BPEConfig, BPEEstimator, bpe, store_key
+from estimators.bpe import SYNTHETIC_ROOT, BPEEstimator, bpe, store_key
 from harness import network
 from harness.app.cli import options as cli_options
 from harness.app.cli import train as train_cli
 from harness.estimation import Execution
 from harness.store import Store
-from harness.train import device_label
+from harness.train import BPE, PRESETS, device_label
 
-TINY = BPEConfig(epochs=2, batch_size=64, lr=0.1, channels=4, cells=1, resolution=8)
+TINY = BPE(epochs=2, batch_size=64, lr=0.1, channels=4, cells=1, resolution=8)
 ARCHS = np.array([11, 284, 1000])
 
 
 def test_defaults_are_the_full_nb201_protocol() -> None:
-    config = BPEConfig()
+    config = BPE()
     assert config.to_dict() == {
         "epochs": 200,
         "batch_size": 256,
@@ -40,7 +40,6 @@ def test_defaults_are_the_full_nb201_protocol() -> None:
         "precision": "fp32",
     }
     assert PRESETS["nb201"] == config
-    assert config.to_train_config(seed=0).lr_schedule == "epoch"
 
 
 @pytest.mark.parametrize(
@@ -66,16 +65,16 @@ def test_defaults_are_the_full_nb201_protocol() -> None:
     ],
 )
 def test_invalid_fields_are_named(field: str, value: object) -> None:
-    with pytest.raises(ValueError, match=rf"BPEConfig\.{field} = .*must be"):
-        BPEConfig(**{field: value})
+    with pytest.raises(ValueError, match=rf"BPE\.{field} = .*must be"):
+        BPE(**{field: value})
 
 
 def test_presets_are_valid_and_bpe1_and_bpe2_are_the_papers() -> None:
     assert {"nb201", "bpe1", "bpe2", "cpu-tiny", "cpu-small", "cpu-medium"} <= set(PRESETS)
-    assert all(isinstance(config, BPEConfig) for config in PRESETS.values())
-    assert PRESETS["bpe1"] == BPEConfig(epochs=10, batch_size=128, lr=0.03, channels=8, cells=2, resolution=16)
+    assert all(isinstance(config, BPE) for config in PRESETS.values())
+    assert PRESETS["bpe1"] == BPE(epochs=10, batch_size=128, lr=0.03, channels=8, cells=2, resolution=16)
     # BPE2: 30 epochs, batch 128, lr 0.03, 16 layers (-> N = round(16 / 3) = 5), 16 channels, 16 px, fp32, no cutout
-    assert PRESETS["bpe2"] == BPEConfig(epochs=30, batch_size=128, lr=0.03, channels=16, cells=5, resolution=16)
+    assert PRESETS["bpe2"] == BPE(epochs=30, batch_size=128, lr=0.03, channels=16, cells=5, resolution=16)
     assert len({config.config_hash() for config in PRESETS.values()}) == len(PRESETS)
     tiny, small, medium = (PRESETS[name] for name in ("cpu-tiny", "cpu-small", "cpu-medium"))
     budget = [c.epochs * c.fraction * c.resolution**2 * c.channels**2 * c.cells for c in (tiny, small, medium)]
@@ -83,27 +82,24 @@ def test_presets_are_valid_and_bpe1_and_bpe2_are_the_papers() -> None:
 
 
 def test_hash_is_stable_and_sensitive_to_every_field() -> None:
-    base = BPEConfig()
+    base = BPE()
     assert base.config_hash() == "5c868eadb0d89173"  # changing this orphans every stored result
-    assert BPEConfig(lr=1).config_hash() == BPEConfig(lr=1.0).config_hash()
+    assert BPE(lr=1).config_hash() == BPE(lr=1.0).config_hash()
     changed = {"epochs": 12, "batch_size": 128, "lr": 0.05, "lr_schedule": "step", "channels": 8, "cells": 2,
                "resolution": 16, "fraction": 0.5, "cutout": 16, "eval_images": 1000, "precision": "bf16"}  # fmt: skip
-    assert set(changed) == {f.name for f in fields(BPEConfig)}
+    assert set(changed) == {f.name for f in fields(BPE)}
     hashes = {replace(base, **{name: value}).config_hash() for name, value in changed.items()}
     assert len(hashes) == len(changed) and base.config_hash() not in hashes
 
 
-def test_from_preset_and_train_config() -> None:
-    config = BPEConfig.from_preset("bpe1", epochs=3)
+def test_from_preset_and_describe() -> None:
+    config = BPE.from_preset("bpe1", epochs=3)
     assert config.epochs == 3 and config.channels == 8
     with pytest.raises(ValueError, match="unknown BPE preset"):
-        BPEConfig.from_preset("bpe9")
-    with pytest.raises(ValueError, match="unknown BPEConfig field"):
-        BPEConfig.from_preset("bpe1", width=3)
-    train_config = config.to_train_config(seed=7, device="cpu")
-    assert (train_config.seed, train_config.device, train_config.epochs, train_config.lr) == (7, "cpu", 3, 0.03)
-    subset = BPEConfig(eval_images=500, lr_schedule="step")
-    assert (subset.to_train_config(0).eval_images, subset.to_train_config(0).lr_schedule) == (500, "step")
+        BPE.from_preset("bpe9")
+    with pytest.raises(ValueError, match="unknown BPE field"):
+        BPE.from_preset("bpe1", width=3)
+    subset = BPE(eval_images=500, lr_schedule="step")
     assert config.describe() == "e3 b128 lr0.03 C8 N2 16px f1 co0 fp32"
     assert subset.describe().endswith("fp32 lr-step ev500")
 
@@ -112,9 +108,9 @@ def test_registered_as_a_live_bpe_estimator(gt) -> None:
     entry = estimators.entry("bpe")
     assert entry.family == "bpe" and entry.live
     estimator = entry.factory(gt)
-    assert isinstance(estimator, BPEEstimator) and estimator.bpe == BPEConfig()
+    assert isinstance(estimator, BPEEstimator) and estimator.bpe == BPE()
     assert estimator.curve is False  # one final evaluation by default
-    assert estimator.config == BPEConfig().to_dict() | {"eval_split": "x-valid"}
+    assert estimator.config == BPE().to_dict() | {"eval_split": "x-valid"}
     with pytest.raises(ValueError, match="eval_split"):
         bpe(gt, eval_split="test")
     with pytest.raises(ValueError, match="workers"):
@@ -133,7 +129,7 @@ def test_store_key_is_the_estimators_and_names_eval_split_and_data(gt, tmp_path:
     assert store_key(TINY, "ori-test") == bpe(gt, TINY, eval_split="ori-test").key != store_key(TINY)
 
 
-def _forward(gt, arch: int, config: BPEConfig = TINY) -> float:
+def _forward(gt, arch: int, config: BPE = TINY) -> float:
     """Multiply-adds of one forward pass of `arch` under `config` on 10 classes."""
     return network.flops(gt.arch(arch), config.channels, config.cells, 10, config.resolution) * 1e6
 
@@ -230,10 +226,10 @@ def test_cli_options_build_the_config_and_execution() -> None:
     entry = estimators.entry("bpe")
     args = parser.parse_args(["--preset", "bpe1", "--epochs", "3", "--lr", "0.2", "--workers", "2"])
     options = cli_options.live_options(entry, args)
-    assert options["config"] == BPEConfig.from_preset("bpe1", epochs=3, lr=0.2)
+    assert options["config"] == BPE.from_preset("bpe1", epochs=3, lr=0.2)
     assert options["execution"] == Execution(workers=2)
     assert cli_options.entry_config(entry, parser.parse_args([])) is None  # the factory's default: NB201
-    with pytest.raises(ValueError, match=r"BPEConfig\.resolution"):
+    with pytest.raises(ValueError, match=r"BPE\.resolution"):
         cli_options.entry_config(entry, parser.parse_args(["--resolution", "10"]))
     with pytest.raises(ValueError, match=r"--epochs do\(es\) not apply to 'synflow'"):
         cli_options.entry_config(estimators.entry("synflow"), parser.parse_args(["--epochs", "3"]))
@@ -250,7 +246,7 @@ def test_train_command_prints_curve_and_cost(embedded_gt_path: Path, capsys, one
     payload = json.loads(capsys.readouterr().out)
     assert payload["arch"] == 11 and payload["bpe"]["epochs"] == 2 and len(payload["curve"]) == 2
     assert 0 <= payload["score"] <= 100 and payload["train_seconds"] > 0 and payload["macs"] > 0
-    config = BPEConfig.from_preset("cpu-tiny", epochs=2, fraction=1.0)
+    config = BPE.from_preset("cpu-tiny", epochs=2, fraction=1.0)
     assert payload["store_key"] == store_key(config, "x-valid", SYNTHETIC_ROOT)  # where `estimate` stores this BPE
     assert payload["eval_macs"] > 0 and payload["device"] == device_label("auto")
     assert payload["nb201_200_epoch_accuracy"] > 50  # arch 11's recorded x-valid accuracy
@@ -260,7 +256,7 @@ def test_train_command_prints_curve_and_cost(embedded_gt_path: Path, capsys, one
     assert args.handler(args) == 0
     log = capsys.readouterr().out
     assert "epoch   1/1" in log and "cost:" in log and "NB201 200-epoch x-valid accuracy" in log
-    assert f"store key {store_key(BPEConfig.from_preset('cpu-tiny', epochs=1), 'x-valid', SYNTHETIC_ROOT)}" in log
+    assert f"store key {store_key(BPE.from_preset('cpu-tiny', epochs=1), 'x-valid', SYNTHETIC_ROOT)}" in log
     with pytest.raises(ValueError, match="arch index"):
         bad = _parse(train_cli.add_parser, ["train", "99999", *common])
         bad.handler(bad)

@@ -217,20 +217,8 @@ def test_missing_dataset_gives_a_clear_error(gt, monkeypatch: pytest.MonkeyPatch
         estimators.create("snip", gt, execution=QUIET).estimate(np.array([0]), "cifar10-valid")
 
 
-def write_image_folder(root, per_class: int = 3) -> None:
-    rng = np.random.default_rng(0)
-    for split in ("train", "test"):
-        for c in range(10):
-            folder = root / "cifar10-jpeg" / split / f"class{c}"
-            folder.mkdir(parents=True)
-            for i in range(per_class):
-                pixels = rng.integers(0, 256, size=(32, 32, 3), dtype=np.uint8)
-                Image.fromarray(pixels).save(folder / f"{i}.png")
-
-
-def test_batch_estimator_reads_its_batch_from_the_data_root(gt, tmp_path) -> None:
-    write_image_folder(tmp_path)
-    execution = Execution(str(tmp_path), progress=False)
+def test_batch_estimator_reads_its_batch_from_the_data_root(gt, image_root) -> None:
+    execution = Execution(str(image_root), progress=False)
     estimator = estimators.create("naswot", gt, execution=execution, batch_size=8, **TINY)
     archs = np.array([11, 284])
     first = estimator.estimate(archs, "cifar10-valid", seed=1)

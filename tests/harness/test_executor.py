@@ -14,10 +14,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from estimators.bpe import SYNTHETIC_ROOT, BPEConfig, WorkUnit, run_unit
+from estimators.bpe import SYNTHETIC_ROOT, WorkUnit, run_unit
 from harness.executor import Executor, Outcome
+from harness.train import BPE
 
-TINY = BPEConfig(epochs=1, batch_size=64, lr=0.1, channels=4, cells=1, resolution=8)
+TINY = BPE(epochs=1, batch_size=64, lr=0.1, channels=4, cells=1, resolution=8)
 ARCHS = {
     0: "|avg_pool_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_1x1~0|skip_connect~1|skip_connect~2|",
     11: "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|",

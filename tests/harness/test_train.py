@@ -3,6 +3,7 @@ the evaluation subset and the device label."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 from dataclasses import replace
@@ -15,7 +16,7 @@ import torch.nn.functional as F
 from harness import data, network, train
 
 ARCH = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|"
-TINY = train.TrainConfig(epochs=3, batch_size=64, channels=8, cells=1, resolution=16, device="cpu")
+TINY = train.BPE(epochs=3, batch_size=64, channels=8, cells=1, resolution=16)
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -43,18 +44,38 @@ def toy() -> data.DatasetSplits:
         ({"eval_images": -1}, "eval_images"),
         ({"eval_images": 2.5}, "eval_images"),
         ({"precision": "fp8"}, "precision"),
-        ({"seed": -1}, "seed"),
-        ({"device": "gpu0"}, "device"),
-        ({"precision": "fp16", "device": "cpu"}, "precision"),
     ],
 )
 def test_config_rejects_bad_values_naming_the_field(changes: dict, field: str) -> None:
-    with pytest.raises(ValueError, match=rf"TrainConfig\.{field} = .* must be"):
-        train.TrainConfig(**changes)
+    with pytest.raises(ValueError, match=rf"BPE\.{field} = .* must be"):
+        train.BPE(**changes)
+
+
+@pytest.mark.parametrize(
+    ("bpe", "run", "message"),
+    [
+        (TINY, {"seed": -1}, r"seed = -1 is invalid: must be an int >= 0"),
+        (TINY, {"device": "gpu0"}, r"device = 'gpu0' is invalid: must be 'auto' or a torch device"),
+        (replace(TINY, precision="fp16"), {"device": "cpu"}, r"BPE\.precision = 'fp16' .*fp16 autocast needs CUDA"),
+    ],
+)
+def test_run_rejects_a_bad_seed_or_device(bpe: train.BPE, run: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        train.check_run(bpe, **run)
+
+
+def test_every_field_has_help_and_a_rule_that_check_field_applies() -> None:
+    for spec in dataclasses.fields(train.BPE):
+        assert spec.metadata["help"] and spec.metadata["rule"].allowed
+        train.check_field(spec.name, spec.default)
+    with pytest.raises(ValueError, match=r"BPE\.resolution = 10 is invalid: must be an int >= 8 and a multiple of 4"):
+        train.check_field("resolution", 10)
+    with pytest.raises(ValueError, match="unknown BPE field 'width'"):
+        train.rule("width")
 
 
 def test_config_defaults_are_nb201s_protocol() -> None:
-    config = train.TrainConfig()
+    config = train.BPE()
     assert (config.epochs, config.batch_size, config.lr, config.channels, config.cells) == (200, 256, 0.1, 16, 5)
     assert (config.resolution, config.fraction, config.cutout, config.precision) == (32, 1.0, 0, "fp32")
     assert (config.lr_schedule, config.eval_images) == ("epoch", 0)
@@ -65,13 +86,13 @@ def test_config_defaults_are_nb201s_protocol() -> None:
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU fallback of device='auto'")
 def test_fp16_on_cpu_is_refused_at_train_time(toy: data.DatasetSplits) -> None:
     with pytest.raises(ValueError, match="fp16 autocast needs CUDA"):
-        train.train(ARCH, replace(TINY, precision="fp16", device="auto"), toy)
+        train.train(ARCH, replace(TINY, precision="fp16"), toy, device="auto")
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error when CUDA is missing")
 def test_cuda_device_without_cuda_is_a_clear_error(toy: data.DatasetSplits) -> None:
-    with pytest.raises(ValueError, match=r"TrainConfig\.device = 'cuda'.*not available"):
-        train.train(ARCH, replace(TINY, device="cuda"), toy)
+    with pytest.raises(ValueError, match=r"device = 'cuda'.*not available"):
+        train.train(ARCH, TINY, toy, device="cuda")
 
 
 def test_cosine_schedule_runs_from_lr_to_zero() -> None:
@@ -82,7 +103,7 @@ def test_cosine_schedule_runs_from_lr_to_zero() -> None:
     assert all(a > b for a, b in itertools.pairwise(values)) and values[-1] < 3e-5
 
 
-def _learning_rates(monkeypatch: pytest.MonkeyPatch, toy: data.DatasetSplits, config: train.TrainConfig) -> list:
+def _learning_rates(monkeypatch: pytest.MonkeyPatch, toy: data.DatasetSplits, config: train.BPE) -> list:
     """The learning rate of every optimiser step of a run under `config`."""
     seen: list[float] = []
     step = torch.optim.SGD.step
@@ -92,7 +113,7 @@ def _learning_rates(monkeypatch: pytest.MonkeyPatch, toy: data.DatasetSplits, co
         return step(self, *args, **kwargs)
 
     monkeypatch.setattr(torch.optim.SGD, "step", recording)
-    train.train(ARCH, config, toy, record_curve=False)
+    train.train(ARCH, config, toy, device="cpu", record_curve=False)
     return seen
 
 
@@ -172,7 +193,7 @@ def test_normalizer_matches_per_channel_formula() -> None:
 
 def test_training_learns_and_accounts_costs(toy: data.DatasetSplits) -> None:
     seen: list[tuple[int, float, float]] = []
-    result = train.train(ARCH, TINY, toy, progress=lambda *args: seen.append(args))
+    result = train.train(ARCH, TINY, toy, device="cpu", progress=lambda *args: seen.append(args))
     assert not result.failed and result.reason == ""
     assert result.curve.shape == (3,) and result.score == result.curve[-1]
     assert result.score > 50  # chance is 10 %
@@ -185,7 +206,7 @@ def test_training_learns_and_accounts_costs(toy: data.DatasetSplits) -> None:
 
 def test_same_seed_gives_an_identical_curve(toy: data.DatasetSplits) -> None:
     config = replace(TINY, epochs=2, cutout=4, fraction=0.5)
-    first, second = train.train(ARCH, config, toy), train.train(ARCH, config, toy)
+    first, second = train.train(ARCH, config, toy, device="cpu"), train.train(ARCH, config, toy, device="cpu")
     np.testing.assert_array_equal(first.curve, second.curve)
     images = len(toy.subsample(0.5, seed=0).train)  # class-balanced half
     assert abs(images - 256) <= 10
@@ -196,28 +217,28 @@ def test_global_rng_is_left_alone(toy: data.DatasetSplits) -> None:
     torch.manual_seed(123)
     expected = torch.rand(3)
     torch.manual_seed(123)
-    train.train(ARCH, replace(TINY, epochs=1), toy)
+    train.train(ARCH, replace(TINY, epochs=1), toy, device="cpu")
     assert torch.equal(torch.rand(3), expected)
 
 
 def test_non_finite_loss_fails_the_run_without_raising(toy: data.DatasetSplits) -> None:
-    result = train.train(ARCH, replace(TINY, lr=1e8), toy)
+    result = train.train(ARCH, replace(TINY, lr=1e8), toy, device="cpu")
     assert result.failed and math.isnan(result.score)
     assert "non-finite training loss" in result.reason
     assert np.isnan(result.curve).all()
 
 
 def test_curve_can_be_skipped_and_other_splits_scored(toy: data.DatasetSplits) -> None:
-    result = train.train(ARCH, replace(TINY, epochs=2), toy, eval_split="ori-test", record_curve=False)
+    result = train.train(ARCH, replace(TINY, epochs=2), toy, device="cpu", eval_split="ori-test", record_curve=False)
     assert np.isnan(result.curve[0]) and result.score == result.curve[1]
     assert 0 <= result.score <= 100
     assert result.eval_macs == pytest.approx(network.flops(ARCH, 8, 1, 10, 16) * 1e6 * 512)  # ori-test, once
     with pytest.raises(ValueError, match="no split 'test'"):
-        train.train(ARCH, TINY, toy, eval_split="test")
+        train.train(ARCH, TINY, toy, device="cpu", eval_split="test")
 
 
 def test_bf16_autocast_on_cpu_and_lower_resolution(toy: data.DatasetSplits) -> None:
-    result = train.train(ARCH, replace(TINY, epochs=1, precision="bf16", resolution=8), toy)
+    result = train.train(ARCH, replace(TINY, epochs=1, precision="bf16", resolution=8), toy, device="cpu")
     assert not result.failed and 0 <= result.score <= 100
     assert result.macs == pytest.approx(network.flops(ARCH, 8, 1, 10, 8) * 1e6 * 512 * 3)
 
@@ -245,14 +266,14 @@ def test_eval_images_scores_the_same_subset_for_every_run_seed(monkeypatch, toy:
     forward = network.flops(ARCH, 8, 1, 10, 16) * 1e6
     runs = {}
     for seed, size in ((0, 64), (1, 64), (0, 128)):
-        config = replace(TINY, epochs=1, eval_images=size, seed=seed)
-        runs[seed, size] = train.train(ARCH, config, toy, record_curve=False)
+        config = replace(TINY, epochs=1, eval_images=size)
+        runs[seed, size] = train.train(ARCH, config, toy, seed=seed, device="cpu", record_curve=False)
         assert runs[seed, size].eval_macs == pytest.approx(forward * size)
     assert [len(s) for s in scored] == [64, 64, 128]
     assert torch.equal(scored[0].images, scored[1].images) and torch.equal(scored[0].labels, scored[1].labels)
     assert runs[0, 128].eval_macs == pytest.approx(2 * runs[0, 64].eval_macs)
-    with pytest.raises(ValueError, match=r"TrainConfig\.eval_images = 300 is invalid: must be at most the 256"):
-        train.train(ARCH, replace(TINY, eval_images=300), toy)
+    with pytest.raises(ValueError, match=r"BPE\.eval_images = 300 is invalid: must be at most the 256"):
+        train.train(ARCH, replace(TINY, eval_images=300), toy, device="cpu")
 
 
 def test_device_label_names_the_device_and_resolves_auto() -> None:

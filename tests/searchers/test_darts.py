@@ -13,14 +13,14 @@ import torch.nn.functional as F
 
 import searchers
 from harness import data, space
-from harness.train import TrainConfig, device_label
+from harness.train import BPE, device_label
 from searchers import darts
 from searchers.base import Problem
 from searchers.darts import DartsConfig, SuperNet, _Step
 
 ARCHS = space.all_arch_strings_by_code()
 TINY = DartsConfig(
-    TrainConfig(epochs=1, batch_size=16, channels=4, cells=1, resolution=8, lr=0.025, device="cpu"), synthetic=32
+    BPE(epochs=1, batch_size=16, channels=4, cells=1, resolution=8, lr=0.025), synthetic=32, device="cpu"
 )
 
 
@@ -40,7 +40,7 @@ def test_defaults_are_nb201s_darts_setting() -> None:
     assert optimiser == (0.001, 0.9, True, 5e-4, 5.0)
     assert (config.arch_lr, config.arch_betas, config.arch_weight_decay) == (3e-4, (0.5, 0.999), 1e-3)
     assert config.to_dict()["nesterov"] is True and config.to_dict()["weight_decay"] == 5e-4
-    step = _Step(config, SuperNet(4, 1, 10), torch.nn.Parameter(torch.zeros(6, 5)), config.train)
+    step = _Step(config, SuperNet(4, 1, 10), torch.nn.Parameter(torch.zeros(6, 5)))
     group = step.w_opt.param_groups[0]
     assert (group["nesterov"], group["momentum"], group["weight_decay"]) == (True, 0.9, 5e-4)
 
@@ -116,7 +116,7 @@ def test_alphas_learn_on_x_valid_and_weights_on_train(monkeypatch) -> None:
 
 def test_both_splits_are_cut_by_fraction_with_separate_draws() -> None:
     config = replace(TINY, train=replace(TINY.train, fraction=0.5), synthetic=40)
-    splits, arch_split = darts._load("cifar10-valid", config, replace(config.train, seed=3))
+    splits, arch_split = darts._load("cifar10-valid", config, seed=3)
     assert len(splits.train) == len(arch_split) == 20
     assert np.bincount(arch_split.labels.numpy(), minlength=10).tolist() == [2] * 10  # class-balanced
     full = data.synthetic(10, n_train=40, n_eval=40, resolution=8, seed=3)
@@ -124,7 +124,7 @@ def test_both_splits_are_cut_by_fraction_with_separate_draws() -> None:
     kept = [int(np.flatnonzero((valid.images == image).flatten(1).all(1))[0]) for image in arch_split.images]
     expected = data.balanced_subset(valid.labels.numpy(), 0.5, np.random.default_rng([3, 1]))
     assert sorted(kept) == expected.tolist()
-    whole, whole_valid = darts._load("cifar10-valid", TINY, TINY.train)
+    whole, whole_valid = darts._load("cifar10-valid", TINY, seed=0)
     assert len(whole.train) == len(whole_valid) == 32  # synthetic: as many x-valid images as train images
 
 
@@ -133,7 +133,7 @@ def test_virtual_step_is_the_optimisers_nesterov_step() -> None:
     for nesterov in (True, False):
         config = replace(TINY, nesterov=nesterov)
         model = SuperNet(4, 1, 3)
-        step = _Step(config, model, torch.nn.Parameter(1e-3 * torch.randn(6, 5)), config.train)
+        step = _Step(config, model, torch.nn.Parameter(1e-3 * torch.randn(6, 5)))
         x, y = torch.randn(8, 3, 8, 8), torch.randint(0, 3, (8,))
         step.weight_step(x, y)  # fills the momentum buffers
         grads = torch.autograd.grad(F.cross_entropy(model(x, step.alphas.detach()), y), step.weights)

@@ -12,12 +12,12 @@ import torch
 
 import estimators.bpe
 import searchers
-from estimators.bpe import PRESETS, SYNTHETIC_ROOT
+from estimators.bpe import SYNTHETIC_ROOT
 from harness import metrics, space
 from harness.app.cli import EXIT_BAD_INPUT, main
 from harness.app.search_runs import SearchSpec, run, seed_store
 from harness.estimation import Estimation
-from harness.train import TrainConfig
+from harness.train import BPE, PRESETS
 from searchers.base import BudgetExhausted, Oracle, Problem, Trajectory
 from searchers.darts import DartsConfig, SuperNet, _Step
 
@@ -26,7 +26,7 @@ ARCHS = space.all_arch_strings_by_code()
 CONV3 = space.OPS.index("nor_conv_3x3")
 BLACK_BOX = [e.name for e in searchers.entries() if not e.live]
 TINY_DARTS = DartsConfig(
-    TrainConfig(epochs=2, batch_size=16, channels=4, cells=1, resolution=8, lr=0.025, device="cpu"), synthetic=32
+    BPE(epochs=2, batch_size=16, channels=4, cells=1, resolution=8, lr=0.025), synthetic=32, device="cpu"
 )
 
 
@@ -219,7 +219,7 @@ def test_darts_second_order_gradient_tends_to_first_order_as_lr_vanishes() -> No
     alphas = torch.nn.Parameter(1e-3 * torch.randn(space.NUM_EDGES, len(space.OPS)))
     x, y = torch.randn(8, 3, 8, 8), torch.randint(0, 3, (8,))
     config = replace(TINY_DARTS, second_order=True, train=replace(TINY_DARTS.train, lr=1e-6))
-    step = _Step(config, model, alphas, config.train)
+    step = _Step(config, model, alphas)
     step.lr = 1e-6
     second, _ = step._second_order_grad(x, y, x, y)
     first = torch.autograd.grad(torch.nn.functional.cross_entropy(model(x, alphas), y), alphas)[0]

@@ -6,6 +6,7 @@ import argparse
 import collections
 import math
 import os
+from dataclasses import replace
 
 import estimators
 import searchers
@@ -19,9 +20,8 @@ from harness.app.cli.options import (
 )
 from harness.app.search_runs import SearchSpec, run
 from harness.datasets import RESOLUTION
-from harness.train import TrainConfig
 from searchers.base import DEFAULT_MAX_STALL, DEFAULT_MAX_STEPS, DEFAULT_PROTOCOL, PROTOCOLS
-from searchers.darts import NB201_SEARCH, DartsConfig
+from searchers.darts import FIXED_FIELDS, NB201_SEARCH, TRAIN_FIELDS, DartsConfig
 
 SEARCHER_OPTIONS = {
     "population": ("rea",),
@@ -31,8 +31,6 @@ SEARCHER_OPTIONS = {
     "answer": ("reinforce",),
 }
 FACTORY_NAMES = {"policy_lr": "lr", "ema_momentum": "momentum"}
-DARTS_TRAIN_FIELDS = ("epochs", "batch_size", "lr", "channels", "cells", "resolution", "fraction")
-"""BPE options that set the DARTS supernet's training budget (cutout and precision stay off and fp32)."""
 DARTS_ONLY = ("synthetic", "device")
 
 
@@ -181,21 +179,16 @@ def _budget(args: argparse.Namespace) -> float:
 def _darts_config(args: argparse.Namespace) -> DartsConfig:
     if args.preset is not None:
         raise ValueError("--preset names a BPE for estimators; set a DARTS budget with --epochs, --channels, ...")
-    for name in ("cutout", "precision", "lr_schedule", "eval_images"):
+    for name in FIXED_FIELDS:
         if getattr(args, OPTION + name, None) is not None:
             flag = name.replace("_", "-")
             raise ValueError(f"--{flag} does not apply to DARTS here (fp32, no cutout, own schedule, no eval split)")
-    settings = {
-        "epochs": NB201_SEARCH.epochs,
-        "batch_size": NB201_SEARCH.batch_size,
-        "lr": NB201_SEARCH.lr,
-        "resolution": RESOLUTION[args.dataset],
-    }
-    for name in DARTS_TRAIN_FIELDS:
-        if getattr(args, OPTION + name, None) is not None:
-            settings[name] = getattr(args, OPTION + name)
-    train = TrainConfig(**settings, device=args.device or "auto")
-    return DartsConfig(train=train, data_root=args.execution_data_root, synthetic=args.synthetic or 0)
+    given = {name: getattr(args, OPTION + name, None) for name in TRAIN_FIELDS}
+    given = {name: value for name, value in given.items() if value is not None}
+    train = replace(NB201_SEARCH, **({"resolution": RESOLUTION[args.dataset]} | given))
+    return DartsConfig(
+        train=train, data_root=args.execution_data_root, synthetic=args.synthetic or 0, device=args.device or "auto"
+    )
 
 
 def _print(payload: dict) -> None:

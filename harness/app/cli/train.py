@@ -36,13 +36,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def _train(args: argparse.Namespace) -> int:
     import torch
 
-    from estimators.bpe import BPEConfig, load_splits, store_key
+    from estimators.bpe import load_splits, store_key
     from harness.paths import data_root
-    from harness.train import device_label, train
+    from harness.train import BPE, check_run, device_label, train
 
-    config = entry_config(estimators.entry("bpe"), args) or BPEConfig()
+    config = entry_config(estimators.entry("bpe"), args) or BPE()
     root = data_root(args.execution_data_root)
-    train_config = config.to_train_config(args.seed, args.device)
+    check_run(config, args.seed, args.device)
     if args.threads is not None:
         if args.threads < 1:
             raise ValueError(f"--threads must be at least 1, got {args.threads}")
@@ -62,7 +62,7 @@ def _train(args: argparse.Namespace) -> int:
         if not args.json:
             print(f"  epoch {epoch:>3}/{config.epochs}  loss {loss:.4f}  {args.eval_split} acc {accuracy:6.2f}%")
 
-    result = train(arch_str, train_config, splits, args.eval_split, report)
+    result = train(arch_str, config, splits, args.eval_split, report, seed=args.seed, device=args.device)
     payload = {
         "arch": index,
         "arch_str": arch_str,
