@@ -1,7 +1,7 @@
 """Open + read the final mean x-valid accuracy of all archs: this harness vs the official API vs raw pickles.
 
 Each contender runs in a fresh subprocess so that wall time includes imports and opening, and peak RSS is its own.
-Usage: python benchmarks/bench_groundtruth.py [--dataset cifar10-valid] [--repeats 3] [--json OUT]
+Usage: python -m benchmarks.bench_groundtruth [--dataset cifar10-valid] [--repeats 3] [--json OUT]
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Training throughput (images/s) of harness.train against a plain torchvision DataLoader pipeline, side by side.
 
-Run: python benchmarks/bench_train.py [--json OUT] [--threads T] [--repeats R]
+Run: python -m benchmarks.bench_train [--json OUT] [--threads T] [--repeats R]
 
 The reference is the usual way to train NB201 networks: a Dataset of PIL images with torchvision transforms
 (RandomCrop with padding, RandomHorizontalFlip, ToTensor, Normalize), a DataLoader with 0 or 2 workers, the same

@@ -4,8 +4,8 @@ Trains the same seeded sample of unique archs under each BPE (cheapest first) on
 in the reference data, through the results store (an interrupted run resumes where it stopped), and writes
 `results/bpe_cpu_experiment.json` and `.md` after every BPE, so a partial run still leaves its numbers.
 
-    python benchmarks/bpe_experiment.py                      # cpu-tiny, cpu-small, cpu-medium on 100 archs
-    python benchmarks/bpe_experiment.py --presets cpu-tiny --archs 20 --out /tmp/try
+    python -m benchmarks.bpe_experiment                      # cpu-tiny, cpu-small, cpu-medium on 100 archs
+    python -m benchmarks.bpe_experiment --presets cpu-tiny --archs 20 --out /tmp/try
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Fail when a pytest-benchmark timing regressed against the committed baseline.
 
 Compares the minimum time of each benchmark (the least noisy statistic) in LATEST against BASELINE.
-Usage: python benchmarks/compare_timings.py BASELINE LATEST [--max-regression 0.25]
+Usage: python -m benchmarks.compare_timings BASELINE LATEST [--max-regression 0.25]
 """
 
 from __future__ import annotations

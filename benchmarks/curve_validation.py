@@ -5,7 +5,7 @@ For each random split (seeded), fits each regressor on `--n-train` archs' full c
 predictions against the final accuracy, next to the naive baseline (the accuracy after epoch k), mean and standard
 deviation over the splits.
 
-Usage: python benchmarks/curve_validation.py [--splits 5] [--n-train 50] [--out results]
+Usage: python -m benchmarks.curve_validation [--splits 5] [--n-train 50] [--out results]
 """
 
 from __future__ import annotations

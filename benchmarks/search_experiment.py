@@ -12,7 +12,7 @@ Three parts, every search through the resumable search store (a rerun reads what
   device-independent unit) with its accuracy drop (the BPE paper's ~1000x claim);
 - darts: DARTS-V1 and V2 at a CPU-sized supernet budget, per-epoch derived arch and its ground truth.
 
-Usage: python benchmarks/search_experiment.py [--data-root ../shared/data] [--workers 2] [--out results]
+Usage: python -m benchmarks.search_experiment [--data-root ../shared/data] [--workers 2] [--out results]
 """
 
 from __future__ import annotations
@@ -249,7 +249,7 @@ def markdown(result: dict) -> str:
     lines = [
         "# NB201 searches on one footing",
         "",
-        "Regenerate (resumes from the search store): `python benchmarks/search_experiment.py --data-root "
+        "Regenerate (resumes from the search store): `python -m benchmarks.search_experiment --data-root "
         "../shared/data --workers 2`. Ground truth of the arch each seed chose: seed-mean 200-epoch accuracy on "
         f"{DATASET} x-valid (held-out seeds where the search read one seed of that very target), mean ± std (ddof 0) "
         "over seeds. Search protocol `nb201` unless a row says otherwise: every query is paid, repeats included, and "

@@ -10,7 +10,7 @@ subset: the ceiling any agreement with another implementation can reach), and se
 computed alone. A diagnostic recomputes naswot counting also the ReLUs of cell branches that cannot reach the cell
 output (they run in NASLib's graph, not in ours).
 
-Usage: python benchmarks/zerocost_validation.py [--archs N] [--grasp-archs 200] [--threads 1] [--out results]
+Usage: python -m benchmarks.zerocost_validation [--archs N] [--grasp-archs 200] [--threads 1] [--out results]
 """
 
 from __future__ import annotations

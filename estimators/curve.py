@@ -44,6 +44,7 @@ from sklearn.svm import NuSVR
 
 from estimators import register
 from harness import network, paths, space
+from harness.checks import require_int
 from harness.datasets import NUM_CLASSES, RESOLUTION, SELECTION_IMAGES, TRAIN_IMAGES, default_split
 from harness.estimation import NB201_GPU, Estimation, Reads
 from harness.groundtruth import GroundTruth, schema
@@ -85,8 +86,7 @@ def curve_features(curves: Sequence[Sequence[float]] | np.ndarray, k: int) -> np
 
 
 def _check_k(k: int) -> None:
-    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k < HP:
-        raise ValueError(f"k must be an int in 1..{HP - 1} (observed epochs), got {k!r}")
+    require_int("", "k", k, 1, HP - 1, allowed=f"an int in 1..{HP - 1} (observed epochs)")
 
 
 class CurveExtrapolator:
@@ -265,10 +265,8 @@ class CurveSettings:
         _check_k(self.k)
         if self.model not in MODELS:
             raise ValueError(f"model must be one of {', '.join(MODELS)}, got {self.model!r}")
-        if isinstance(self.n_train, bool) or not isinstance(self.n_train, int) or self.n_train < 2:
-            raise ValueError(f"n_train must be an int >= 2, got {self.n_train!r}")
-        if isinstance(self.mean_runs, bool) or not isinstance(self.mean_runs, int) or self.mean_runs < 1:
-            raise ValueError(f"mean_runs must be an int >= 1, got {self.mean_runs!r}")
+        require_int("CurveSettings", "n_train", self.n_train, 2)
+        require_int("CurveSettings", "mean_runs", self.mean_runs, 1)
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,7 @@ from torch import nn
 from estimators import register
 from harness import data, network, paths, space
 from harness import store as results_store
+from harness.checks import require_int
 from harness.datasets import NUM_CLASSES, RESOLUTION
 from harness.estimation import Estimation, Execution
 from harness.groundtruth import GroundTruth
@@ -326,7 +327,7 @@ class ZeroCostConfig:
 
     def __post_init__(self) -> None:
         for name, least in (("batch_size", 2), ("channels", 1), ("cells", 1)):
-            _check_int(name, getattr(self, name), least)
+            require_int("ZeroCostConfig", name, getattr(self, name), least)
 
 
 DEFAULT_WORKERS = 1
@@ -335,11 +336,6 @@ DEFAULT_THREADS = 1
 """torch threads per arch when the execution leaves it open. These small batches gain little from a second thread,
 and on a busy machine extra threads spin (synflow took 20 s with 2 threads instead of 0.6 s with 1 on 2 shared
 cores)."""
-
-
-def _check_int(name: str, value: object, least: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < least:
-        raise ValueError(f"{name} must be an int >= {least}, got {value!r}")
 
 
 @dataclass(frozen=True)

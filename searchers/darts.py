@@ -39,6 +39,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from harness import data, datasets, paths, space
+from harness.checks import require_int, require_number
 from harness.network import ResNetBlock, make_op
 from harness.train import BPE, FIELDS, Normalizer, check_run, device_label, random_crop_flip, resolve_device
 from searchers import register
@@ -87,9 +88,7 @@ class DartsConfig:
             )
         check_run(self.train, 0, self.device)
         for name in ("lr_min", "weight_decay", "grad_clip", "arch_lr", "arch_weight_decay"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < math.inf:
-                raise ValueError(f"DartsConfig.{name} = {value!r} is invalid: must be a finite number >= 0")
+            require_number("DartsConfig", name, getattr(self, name), 0, high_open=True)
         if not 0 <= self.momentum < 1:
             raise ValueError(f"DartsConfig.momentum = {self.momentum!r} is invalid: must be in [0, 1)")
         if not isinstance(self.nesterov, bool) or (self.nesterov and self.momentum == 0):
@@ -98,8 +97,7 @@ class DartsConfig:
             )
         if len(self.arch_betas) != 2 or not all(0 <= b < 1 for b in self.arch_betas):
             raise ValueError(f"DartsConfig.arch_betas = {self.arch_betas!r} is invalid: must be two numbers in [0, 1)")
-        if isinstance(self.synthetic, bool) or not isinstance(self.synthetic, int) or self.synthetic < 0:
-            raise ValueError(f"DartsConfig.synthetic = {self.synthetic!r} is invalid: must be an int >= 0")
+        require_int("DartsConfig", "synthetic", self.synthetic, 0)
 
     def to_dict(self) -> dict:
         return {name: getattr(self.train, name) for name in TRAIN_FIELDS} | {

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from harness import space
 from harness.checks import require_int
+from harness.registry import configured
 from searchers import register
 from searchers.base import BlackBoxSearcher, Oracle, random_arch
 
@@ -23,9 +24,9 @@ from searchers.base import BlackBoxSearcher, Oracle, random_arch
 class RegularizedEvolution(BlackBoxSearcher):
     """A population of `population` archs; each cycle the best of `sample_size` random members has a mutated child."""
 
-    population: int = 10
-    sample_size: int = 3
-    name: str = "rea"
+    population: int = field(default=10, metadata={"help": "population size"})
+    sample_size: int = field(default=3, metadata={"help": "tournament size"})
+    name: str = field(default="rea", init=False)
 
     def __post_init__(self) -> None:
         for field_name in ("population", "sample_size"):
@@ -63,7 +64,7 @@ def _rank(score: float) -> float:
     return score if math.isfinite(score) else -math.inf
 
 
-@register("rea", family="query")
-def rea(population: int = 10, sample_size: int = 3) -> RegularizedEvolution:
+@register("rea", family="query", options=RegularizedEvolution)
+def rea(config: RegularizedEvolution | None = None, **fields: int) -> RegularizedEvolution:
     """Regularized evolution: tournament of `sample_size` from an aging population, one-edge mutation (NB201: 10, 3)."""
-    return RegularizedEvolution(population, sample_size)
+    return configured(RegularizedEvolution, config, fields)

@@ -12,13 +12,14 @@ op of every edge of the policy instead.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
 from harness import space
 from harness.checks import require_choice, require_number
+from harness.registry import configured
 from searchers import register
 from searchers.base import BlackBoxSearcher, Oracle
 
@@ -29,12 +30,13 @@ ANSWERS: tuple[str, ...] = ("best", "policy")
 class Reinforce(BlackBoxSearcher):
     """Logits (6 edges x 5 ops), Adam on -(reward - baseline) * log p(arch); reward = the estimated score."""
 
-    lr: float = 0.01
-    momentum: float = 0.9
-    """EMA momentum of the reward baseline."""
-    answer: str = "best"
-    """'best': the best-scored arch queried; 'policy': the argmax op of every edge of the final policy."""
-    name: str = "reinforce"
+    lr: float = field(default=0.01, metadata={"help": "Adam learning rate of the policy", "flag": "policy-lr"})
+    momentum: float = field(default=0.9, metadata={"help": "momentum of the reward baseline", "flag": "ema-momentum"})
+    answer: str = field(
+        default="best",
+        metadata={"help": "'best': the best-scored arch queried (NB201's code); 'policy': the final policy's argmax"},
+    )
+    name: str = field(default="reinforce", init=False)
 
     def __post_init__(self) -> None:
         require_number("Reinforce", "lr", self.lr, 0, math.inf, low_open=True, high_open=True)
@@ -97,7 +99,7 @@ class Baseline:
         return self._numerator / self._denominator
 
 
-@register("reinforce", family="query")
-def reinforce(lr: float = 0.01, momentum: float = 0.9, answer: str = "best") -> Reinforce:
+@register("reinforce", family="query", options=Reinforce)
+def reinforce(config: Reinforce | None = None, **fields: float | str) -> Reinforce:
     """REINFORCE: a categorical policy per edge, Adam (lr 0.01), EMA reward baseline (momentum 0.9)."""
-    return Reinforce(lr, momentum, answer)
+    return configured(Reinforce, config, fields)

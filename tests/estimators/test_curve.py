@@ -36,7 +36,7 @@ def test_curve_features_are_values_and_their_first_and_second_differences() -> N
     np.testing.assert_array_equal(features[1], [0, 1, 1, 1, 1, 0, 0, -1, 0])
     with pytest.raises(ValueError, match="at least k=6 epochs"):
         curve.curve_features([[1, 2, 3]], k=6)
-    with pytest.raises(ValueError, match=r"k must be an int in 1\.\.199"):
+    with pytest.raises(ValueError, match=r"k = .* is invalid: must be an int in 1\.\.199"):
         curve.curve_features([[1, 2, 3]], k=0)
 
 
@@ -80,7 +80,7 @@ def test_extrapolator_and_estimator_refuse_bad_input() -> None:
         curve.CurveExtrapolator(5).fit(np.zeros((3, 1)), curves, finals)
     with pytest.raises(ValueError, match="unknown curve option"):
         estimators.create("curve-k10", None, k=5)
-    with pytest.raises(ValueError, match="n_train must be an int >= 2"):
+    with pytest.raises(ValueError, match=r"CurveSettings\.n_train = .* is invalid: must be an int >= 2"):
         curve.CurveSettings(n_train=1)
 
 

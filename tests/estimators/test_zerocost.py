@@ -154,7 +154,7 @@ def test_bad_requests_are_refused(batch: zerocost.Batch) -> None:
         zerocost.score(ARCH, ["snip", "nope"], batch, **TINY)
     with pytest.raises(ValueError, match="need a batch"):
         zerocost.score(ARCH, ["snip"], None, num_classes=10, resolution=8, **TINY)
-    with pytest.raises(ValueError, match="batch_size must be an int >= 2, got 1"):
+    with pytest.raises(ValueError, match=r"ZeroCostConfig\.batch_size = 1 is invalid: must be an int >= 2"):
         zerocost.ZeroCostConfig(batch_size=1)
     with pytest.raises(ValueError, match=r"Executor\.threads = 0 is invalid: must be an int >= 1 or None"):
         Execution(threads=0)

@@ -1,9 +1,10 @@
 """Command-line flags derived from dataclasses: each registry entry's options class, and `Execution`.
 
-Every scalar field becomes `--field-name` (a name several classes share is one flag); its help is the field's
-`metadata["help"]`, its type the annotation. A handler then asks for the entry's config (`entry_config`) and, for a
-live entry, the `Execution` (`execution_from_args`); a flag that the chosen entry does not take is an error naming
-the entries that do. No subcommand branches on an estimator's family.
+Every scalar field becomes `--field-name` (or `--` + `metadata["flag"]`; a name several classes share is one flag);
+its help is the field's `metadata["help"]`, its type the annotation. A handler then asks for the entry's config
+(`entry_config`, or `given_options` for the fields alone) and, for a live entry, the `Execution`
+(`execution_from_args`); a flag that the chosen entry does not take is an error. No subcommand branches on an
+estimator's family.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ from harness.registry import Entry
 
 SCHEDULER_ENV = "BPEBENCH_SCHEDULER"
 OPTION = "option_"
-"""Prefix of the argparse destination of an options-class field."""
+"""Prefix of the argparse destination of an estimator's options-class field."""
+SEARCHER_OPTION = "searcher_"
+"""Prefix of the argparse destination of a searcher's options-class field."""
 EXECUTION = "execution_"
 """Prefix of the argparse destination of an `Execution` field."""
 EXECUTION_FIELDS = ("data_root", "store", "workers", "scheduler", "threads")
@@ -35,7 +38,9 @@ def _scalar(hint: object) -> type | None:
     return hint if hint in (int, float, str) else None
 
 
-def _flag(name: str) -> str:
+def _flag(name: str, spec: dataclasses.Field | None = None) -> str:
+    if spec is not None and "flag" in spec.metadata:
+        return "--" + spec.metadata["flag"]
     return "--" + name.replace("_", "-")
 
 
@@ -44,8 +49,9 @@ def _fields(cls: type) -> list[tuple[dataclasses.Field, type]]:
     return [(f, kind) for f in dataclasses.fields(cls) if f.init and (kind := _scalar(hints[f.name])) is not None]
 
 
-def add_option_flags(parser: argparse.ArgumentParser, entries: Sequence[Entry], title: str) -> None:
-    """One flag per field of the entries' options classes; `--preset` where a class has presets."""
+def add_option_flags(parser: argparse.ArgumentParser, entries: Sequence[Entry], title: str, dest: str = OPTION) -> None:
+    """One flag per field of the entries' options classes (destination `dest` + field); `--preset` where a class
+    has presets."""
     owners: dict[str, list[tuple[Entry, dataclasses.Field, type]]] = {}
     for entry in entries:
         if entry.options is not None:
@@ -62,10 +68,10 @@ def add_option_flags(parser: argparse.ArgumentParser, entries: Sequence[Entry], 
         default = defaults.pop() if len(defaults) == 1 else "per estimator"
         _, spec, kind = taken[0]
         group.add_argument(
-            _flag(name),
-            dest=OPTION + name,
+            _flag(name, spec),
+            dest=dest + name,
             type=kind,
-            metavar=name.upper(),
+            metavar=_flag(name, spec).removeprefix("--").replace("-", "_").upper(),
             help=f"{spec.metadata.get('help', name.replace('_', ' '))} ({_names(e for e, _, _ in taken)}; "
             f"default {default})",
         )
@@ -83,17 +89,33 @@ def add_execution_flags(parser: argparse.ArgumentParser, fields: Sequence[str] =
         group.add_argument(_flag(name), dest=EXECUTION + name, type=kind, metavar=name.upper(), help=help_text)
 
 
+def given_options(entry: Entry, args: argparse.Namespace, dest: str = OPTION, others: Sequence[Entry] = ()) -> dict:
+    """The fields of the entry's options class set by flags (destination prefix `dest`); a flag it does not take is
+    a ValueError naming which of `others` take it."""
+    given = {name.removeprefix(dest): v for name, v in vars(args).items() if name.startswith(dest) and v is not None}
+    own = {spec.name for spec, _ in _fields(entry.options)} if entry.options is not None else set()
+    owners: dict[str, tuple[dataclasses.Field, list[str]]] = {}
+    for other in others:
+        for spec, _ in _fields(other.options) if other.options is not None else ():
+            owners.setdefault(spec.name, (spec, []))[1].append(other.name)
+    foreign = [name for name in given if name not in own]
+    if dest == OPTION and getattr(args, "preset", None) is not None and not hasattr(entry.options, "from_preset"):
+        foreign.append("preset")
+    if foreign:
+        raise ValueError("; ".join(_foreign(name, owners.get(name), entry.name) for name in foreign))
+    return given
+
+
+def _foreign(name: str, owner: tuple[dataclasses.Field, list[str]] | None, entry: str) -> str:
+    if owner is None:
+        return f"{_flag(name)} do(es) not apply to {entry!r}"
+    return f"{_flag(name, owner[0])} applies to {', '.join(owner[1])} only, not {entry!r}"
+
+
 def entry_config(entry: Entry, args: argparse.Namespace) -> object | None:
     """The entry's options from the flags given (its preset first); a flag it does not take is a ValueError."""
-    given = {name.removeprefix(OPTION): v for name, v in vars(args).items() if name.startswith(OPTION)}
-    given = {name: value for name, value in given.items() if value is not None}
+    given = given_options(entry, args)
     preset = getattr(args, "preset", None)
-    own = {spec.name for spec, _ in _fields(entry.options)} if entry.options is not None else set()
-    foreign = [_flag(name) for name in given if name not in own]
-    if preset is not None and not hasattr(entry.options, "from_preset"):
-        foreign.append("--preset")
-    if foreign:
-        raise ValueError(f"{', '.join(foreign)} do(es) not apply to {entry.name!r}")
     if entry.options is None:
         return None
     if preset is not None:

@@ -14,23 +14,17 @@ from harness.app.cli.common import add_dataset_option, add_groundtruth_option, o
 from harness.app.cli.options import (
     OPTION,
     SCHEDULER_ENV,
+    SEARCHER_OPTION,
     add_execution_flags,
     add_option_flags,
     entry_config,
+    given_options,
 )
 from harness.app.search_runs import SearchSpec, run
 from harness.datasets import RESOLUTION
 from searchers.base import DEFAULT_MAX_STALL, DEFAULT_MAX_STEPS, DEFAULT_PROTOCOL, PROTOCOLS
 from searchers.darts import FIXED_FIELDS, NB201_SEARCH, TRAIN_FIELDS, DartsConfig
 
-SEARCHER_OPTIONS = {
-    "population": ("rea",),
-    "sample_size": ("rea",),
-    "policy_lr": ("reinforce",),
-    "ema_momentum": ("reinforce",),
-    "answer": ("reinforce",),
-}
-FACTORY_NAMES = {"policy_lr": "lr", "ema_momentum": "momentum"}
 DARTS_ONLY = ("synthetic", "device")
 
 
@@ -81,16 +75,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--fresh", action="store_true", help="discard stored seeds of this setting instead of resuming")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
-    rea = parser.add_argument_group("rea")
-    rea.add_argument("--population", type=int, help="population size (default: 10)")
-    rea.add_argument("--sample-size", type=int, help="tournament size (default: 3)")
-    rl = parser.add_argument_group("reinforce")
-    rl.add_argument("--policy-lr", type=float, help="Adam learning rate of the policy (default: 0.01)")
-    rl.add_argument("--ema-momentum", type=float, help="momentum of the reward baseline (default: 0.9)")
-    rl.add_argument(
-        "--answer",
-        choices=("best", "policy"),
-        help="answer the best-scored arch queried (default, as NB201's code) or the argmax of the final policy",
+    add_option_flags(
+        parser, [e for e in searchers.entries() if e.options and not e.live], "options of the searcher", SEARCHER_OPTION
     )
     add_option_flags(parser, [e for e in estimators.entries() if e.options], "options of the estimator queried")
     add_execution_flags(parser, ("data_root",))
@@ -131,14 +117,7 @@ def _spec(args: argparse.Namespace) -> SearchSpec:
     entry = searchers.entry(args.algo)
     estimator = estimators.entry(args.estimator) if args.estimator is not None else None
     budget = _budget(args)
-    options: dict = {}
-    for name, owners in SEARCHER_OPTIONS.items():
-        value = getattr(args, name)
-        if value is None:
-            continue
-        if args.algo not in owners:
-            raise ValueError(f"--{name.replace('_', '-')} applies to {', '.join(owners)} only, not {args.algo}")
-        options[FACTORY_NAMES.get(name, name)] = value
+    options = given_options(entry, args, SEARCHER_OPTION, searchers.entries())
     darts_flags = [f"--{name}" for name in DARTS_ONLY if getattr(args, name) is not None]
     estimator_options: dict = {}
     if entry.live:
