@@ -233,17 +233,38 @@ class TrainResult:
     """Why the run failed; empty when it did not."""
 
 
+MAX_SEED = 2**32 - 1
+"""Largest training seed: torch and numpy take it, and seed arithmetic stays far from int64 overflow."""
+
+
 def check_run(bpe: BPE, seed: int = 0, device: str = "auto") -> None:
     """Raise unless `bpe` can run with `seed` (an int >= 0) on `device` ('auto' or a torch device string; fp16
     needs CUDA); checks the device string only, not that the device is there (`resolve_device` does)."""
     if not isinstance(bpe, BPE):
         raise invalid("", "bpe", bpe, "a harness.train.BPE")
-    if not is_int(seed, 0):
-        raise invalid("", "seed", seed, "an int >= 0")
+    if not is_int(seed, 0, MAX_SEED):
+        raise invalid("", "seed", seed, f"an int in 0..{MAX_SEED}")
     if not isinstance(device, str) or (device != "auto" and not _is_device(device)):
         raise invalid("", "device", device, "'auto' or a torch device string such as 'cpu' or 'cuda:0'")
     if bpe.precision == "fp16" and device == "cpu":
         raise invalid("BPE", "precision", bpe.precision, "'fp32' or 'bf16' on CPU (fp16 autocast needs CUDA)")
+
+
+def check_setup(bpe: BPE, splits: DatasetSplits, eval_split: str, seed: int = 0, device: str = "auto") -> torch.device:
+    """The torch device, or a ValueError for what every arch trained with these settings would hit (checked once,
+    before the first arch): the BPE, seed and device (`check_run`), the device's presence and precision, the eval
+    split and its size."""
+    check_run(bpe, seed, device)
+    torch_device = resolve_device(device)
+    if bpe.precision == "fp16" and torch_device.type != "cuda":
+        raise invalid(
+            "BPE", "precision", bpe.precision, f"'fp32' or 'bf16' on {torch_device.type} (fp16 autocast needs CUDA)"
+        )
+    evaluation = splits[eval_split]
+    if bpe.eval_images > len(evaluation):
+        allowed = f"at most the {len(evaluation)} images of {eval_split} (or 0)"
+        raise invalid("BPE", "eval_images", bpe.eval_images, allowed)
+    return torch_device
 
 
 def train(
@@ -259,18 +280,10 @@ def train(
 ) -> TrainResult:
     """Train `arch_str` under `bpe` with `seed` on `device` ('auto': CUDA when available, else CPU; or a torch
     device string) on `splits.train`; score on `eval_split` (every epoch if `record_curve`)."""
-    check_run(bpe, seed, device)
-    torch_device = resolve_device(device)
-    if bpe.precision == "fp16" and torch_device.type != "cuda":
-        raise invalid(
-            "BPE", "precision", bpe.precision, f"'fp32' or 'bf16' on {torch_device.type} (fp16 autocast needs CUDA)"
-        )
+    torch_device = check_setup(bpe, splits, eval_split, seed, device)
     data = splits.downscale(bpe.resolution).subsample(bpe.fraction, seed).to(torch_device)
     evaluation = data[eval_split]
     if bpe.eval_images:
-        if bpe.eval_images > len(evaluation):
-            allowed = f"at most the {len(evaluation)} images of {eval_split} (or 0)"
-            raise invalid("BPE", "eval_images", bpe.eval_images, allowed)
         evaluation = evaluation.select(eval_subset(evaluation.labels.cpu().numpy(), bpe.eval_images))
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)

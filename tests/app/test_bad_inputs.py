@@ -132,7 +132,7 @@ ROWS: list[Row] = [
     row("estimate-bpe-empty-root", "estimate bpe --groundtruth {gt} --preset cpu-tiny --archs 2 --workers 1 "
         "--store {out}/s.h5 --data-root {probe}/folder", "folder"),
     row("estimate-bpe-classes", "estimate bpe --groundtruth {gt} --preset cpu-tiny --archs 2 --workers 1 "
-        "--store {out}/s.h5 --data-root {probe}/badimages", "class folders"),
+        "--store {out}/s.h5 --data-root {probe}/badimages", "no images"),
     row("estimate-bpe-imagenet", "estimate bpe --groundtruth {gt} --preset cpu-tiny --archs 2 --workers 1 "
         "--store {out}/s.h5 --dataset ImageNet16-120 --data-root {probe}/folder", "ImageNet16-120"),
     row("estimate-bpe-fp16", f"estimate bpe --groundtruth {{gt}} {LIVE} --precision fp16", "fp16"),
@@ -154,7 +154,7 @@ ROWS: list[Row] = [
         "--archs 2 --preset cpu-tiny --store {probe}/garbage.h5/s.h5", "garbage.h5"),
     row("estimate-bpe-store-foreign", "estimate bpe --groundtruth {gt} --data-root synthetic: --workers 1 "
         "--archs 2 --preset cpu-tiny --store {gt}", "results file"),
-    row("estimate-synflow-root", "estimate synflow --groundtruth {gt} --archs 2 --workers 1 --store {out}/s.h5 "
+    row("estimate-snip-root", "estimate snip --groundtruth {gt} --archs 2 --workers 1 --store {out}/s.h5 "
         "--data-root {probe}/nothing-here", "nothing-here"),
     row("estimate-dataset", "estimate params --groundtruth {gt} --dataset mnist", "invalid choice"),
     row("estimate-no-name", "estimate", "the following arguments are required"),

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import pkgutil
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 
 HELPER_MODULES = {"common", "options", "__main__"}
@@ -28,11 +30,37 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    previous = _interrupt_on_sigterm()
     try:
         return int(args.handler(args) or 0)
-    except ValueError as err:
-        print(f"bpebench {args.command}: error: {err}", file=sys.stderr)
+    except (ValueError, OSError, EOFError) as err:
+        # bad input, and the expected failures of reading and writing user-named files (OS, HDF5, pickle, zip)
+        print(f"bpebench {args.command}: error: {describe_error(err)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("interrupted; stored results are kept and a rerun resumes", file=sys.stderr)
         return 130
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt_on_sigterm() -> object:
+    """Make SIGTERM shut down as Ctrl-C does (workers stopped, stores closed); returns the handler it replaced."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    return signal.signal(signal.SIGTERM, interrupt)
+
+
+def describe_error(err: BaseException) -> str:
+    """The message of an expected error, naming the file an OS error is about."""
+    if isinstance(err, OSError) and err.filename is not None:
+        target = f"{err.filename} -> {err.filename2}" if err.filename2 is not None else str(err.filename)
+        return f"{target}: {err.strerror or err}"
+    if isinstance(err, ValueError | OSError):
+        return str(err)
+    return f"{type(err).__name__}: {err}"
