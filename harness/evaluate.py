@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from harness.checks import require_int
 from harness import metrics, space
+from harness.checks import require_int
 from harness.datasets import default_split
 from harness.estimation import Estimation, Estimator, Reads
 from harness.groundtruth import GroundTruth, schema

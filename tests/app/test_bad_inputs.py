@@ -455,7 +455,7 @@ def test_the_probe_covers_every_entry_point() -> None:
     """At least 100 rows, and every subcommand has some."""
     from harness.app.cli import build_parser
 
-    commands = set(build_parser()._subparsers._group_actions[0].choices)  # noqa: SLF001
+    commands = set(build_parser()._subparsers._group_actions[0].choices)
     covered = {r.argv[0] for r in ROWS}
     assert len(ROWS) + len(_api_rows()) >= 100
     assert commands <= covered, commands - covered

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+
 from harness import records
 from harness.app.suite import SUITES
 
