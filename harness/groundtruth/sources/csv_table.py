@@ -139,7 +139,8 @@ def _check_range(spec: ColumnSpec, values: list[float], path: Path) -> None:
     bad = [line for line, v in enumerate(values, start=2) if not np.isnan(v) and not (low <= v <= high and v < np.inf)]
     if bad:
         allowed = f"in [{low:g}, {high:g}]" if np.isfinite(high) else f"finite and >= {low:g}"
-        raise ValueError(f"{path}: column {spec.column!r} ({spec.metric}) must be {allowed}; {_lines(bad)} {'is' if len(bad) == 1 else 'are'} not")
+        verb = "is" if len(bad) == 1 else "are"
+        raise ValueError(f"{path}: column {spec.column!r} ({spec.metric}) must be {allowed}; {_lines(bad)} {verb} not")
 
 
 def _lines(lines: list[int]) -> str:
