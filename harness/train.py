@@ -25,7 +25,7 @@ import math
 import os
 import platform
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
@@ -296,14 +296,14 @@ def train(
 
     curve = np.full(bpe.epochs, np.nan)
     train_seconds = eval_seconds = 0.0
-    reason, epochs_done, evaluations = "", 0, 0
+    reason, epochs_done, evaluations, losses = "", 0, 0, []
     for epoch in range(bpe.epochs):
         start = time.perf_counter()
-        loss = loop.epoch(epoch)
+        losses.append(loop.epoch(epoch))
+        loss = losses[-1]
         train_seconds += time.perf_counter() - start
         epochs_done = epoch + 1
-        if not math.isfinite(loss):
-            reason = f"non-finite training loss ({loss}) in epoch {epochs_done}"
+        if reason := exploded(losses):
             break
         if record_curve or epoch == bpe.epochs - 1:
             start = time.perf_counter()
@@ -312,6 +312,7 @@ def train(
             evaluations += 1
         if progress is not None:
             progress(epochs_done, loss, float(curve[epoch]))
+    reason = reason or at_chance(losses, float(curve[-1]), data.num_classes)
     forward = flops(arch_str, bpe.channels, bpe.cells, data.num_classes, bpe.resolution) * 1e6
     return TrainResult(
         score=float("nan") if reason else float(curve[-1]),
@@ -322,6 +323,38 @@ def train(
         eval_macs=forward * len(evaluation) * evaluations,
         failed=bool(reason),
         reason=reason,
+    )
+
+
+EXPLOSION_FACTOR = 10.0
+"""A run has diverged when an epoch's mean training loss exceeds the first epoch's by this factor (or is not finite)."""
+CHANCE_MARGIN = 0.5
+"""Accuracy points above chance (100 / classes) within which a run whose loss never fell below epoch 1's is diverged."""
+
+
+def exploded(losses: Sequence[float]) -> str:
+    """Why the run diverged when its last epoch's mean training loss is not finite or exploded; '' otherwise."""
+    loss, epoch = losses[-1], len(losses)
+    if not math.isfinite(loss):
+        return f"diverged: non-finite training loss ({loss}) in epoch {epoch}"
+    if epoch > 1 and loss > EXPLOSION_FACTOR * losses[0]:
+        return (
+            f"diverged: training loss {loss:.3g} in epoch {epoch} is over {EXPLOSION_FACTOR:g}x epoch 1's "
+            f"({losses[0]:.3g})"
+        )
+    return ""
+
+
+def at_chance(losses: Sequence[float], accuracy: float, num_classes: int) -> str:
+    """Why the run diverged when it ends at chance accuracy without its loss ever falling below epoch 1's; '' else."""
+    chance = 100.0 / num_classes
+    if len(losses) < 2 or not math.isfinite(accuracy) or accuracy > chance + CHANCE_MARGIN:
+        return ""
+    if min(losses[1:]) < losses[0]:
+        return ""
+    return (
+        f"diverged: ended at chance accuracy ({accuracy:.2f}%, chance {chance:.2f}%) and the training loss never fell "
+        f"below epoch 1's ({losses[0]:.3g})"
     )
 
 

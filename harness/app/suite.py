@@ -249,12 +249,12 @@ def _search_step(raw: dict, where: str) -> SearchStep:
     budgets = raw.get("budgets", [])
     if not isinstance(budgets, list) or not all(is_number(b, 0, low_open=True) for b in budgets):
         raise ValueError(f"{where}: key 'budgets' must be a list of positive numbers of seconds, got {budgets!r}")
-    seeds = raw.get("seeds", 0)
-    if not is_int(seeds, 1):
-        raise ValueError(f"{where}: key 'seeds' must be a number of seeds (an int >= 1), got {seeds!r}")
     queries = raw.get("queries")
     if queries is not None and not is_int(queries, 1):
         raise ValueError(f"{where}: key 'queries' must be an int >= 1, got {queries!r}")
+    seeds = raw.get("seeds", 0)
+    if not is_int(seeds, 1):
+        raise ValueError(f"{where}: key 'seeds' must be a number of seeds (an int >= 1), got {seeds!r}")
     try:
         return SearchStep(
             _strings(raw.get("searchers"), f"{where}: key 'searchers'"),
