@@ -125,7 +125,7 @@ class CsvTableSource:
         first: dict[int, int] = {}
         repeated = [line for line, index in enumerate(indices, start=2) if first.setdefault(index, line) != line]
         if repeated:
-            raise ValueError(f"{self.path}: {_lines(repeated)} repeat(s) an arch of an earlier row")
+            raise ValueError(f"{self.path}: {_lines(repeated)}: an arch in more than one row (an earlier row has it)")
         return indices
 
 
