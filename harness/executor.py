@@ -15,9 +15,15 @@ progress bar and ETA in every mode. A unit that raises yields an `Outcome` with 
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import functools
 import multiprocessing
 import os
+import signal
+import sys
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
@@ -131,8 +137,55 @@ def _pool_context() -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
 
 
+WATCHDOG_SECONDS = 0.5
+"""How often a worker checks that the driver that started it is alive."""
+
+
+def _init_worker(threads: int, driver: int) -> None:
+    """Pool worker set-up: torch threads, and exit as soon as the driver (pid `driver`) is gone."""
+    _set_torch_threads(threads)
+    _exit_with_parent(driver)
+
+
+def _exit_with_parent(driver: int) -> None:
+    """Never outlive the driver: a parent-death signal (Linux) and a watchdog thread on the driver's pid.
+
+    Workers are children of the forkserver, which exits with the driver; the signal follows its death, the watchdog
+    covers other platforms and start methods (it exits once the driver's pid is gone or the parent changed).
+    """
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(WATCHDOG_SECONDS)
+            if os.getppid() != parent or not _alive(driver):
+                os._exit(1)
+
+    threading.Thread(target=watch, name="driver-watchdog", daemon=True).start()
+
+
+PR_SET_PDEATHSIG = 1
+"""prctl option: the signal a process receives when its parent dies (linux/prctl.h)."""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _run_pool(fn: Callable[[Any], Any], items: Sequence[Any], workers: int, threads: int) -> Iterator[Outcome]:
-    pool = ProcessPoolExecutor(workers, mp_context=_pool_context(), initializer=_set_torch_threads, initargs=(threads,))
+    pool = ProcessPoolExecutor(
+        workers, mp_context=_pool_context(), initializer=_init_worker, initargs=(threads, os.getpid())
+    )
+    finished = False
     try:
         pending: dict[Future, int] = {pool.submit(fn, item): i for i, item in enumerate(items)}
         while pending:
@@ -141,7 +194,11 @@ def _run_pool(fn: Callable[[Any], Any], items: Sequence[Any], workers: int, thre
                 index = pending.pop(future)
                 err = future.exception()
                 yield Outcome(index, error=_error(err)) if err else Outcome(index, future.result())
+        finished = True
     finally:
+        if not finished:  # interrupted (Ctrl-C, SIGTERM) or abandoned: stop the units in flight, nothing waits on them
+            for process in list(getattr(pool, "_processes", {}).values()):
+                process.terminate()
         pool.shutdown(wait=True, cancel_futures=True)
 
 
