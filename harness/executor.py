@@ -31,7 +31,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from harness.checks import require_int
+from harness.checks import require_int, require_number
 
 
 @dataclass(frozen=True)
@@ -59,10 +59,14 @@ class Executor:
     """Torch threads per worker; None = cpu_count // workers for local processes, unchanged inline and on Dask."""
     connect_timeout: float = 30.0
     """Seconds to wait for the Dask scheduler."""
+    no_workers_timeout: float = 300.0
+    """Seconds a Dask run waits while its cluster has no workers before it stops with an error."""
 
     def __post_init__(self) -> None:
         for name in ("workers", "threads"):
             require_int("Executor", name, getattr(self, name), minimum=1, optional=True)
+        for name in ("connect_timeout", "no_workers_timeout"):
+            require_number("Executor", name, getattr(self, name), 0, low_open=True)
         if self.scheduler is not None and "://" not in self.scheduler:
             raise ValueError(f"scheduler must be an address like tcp://HOST:PORT, got {self.scheduler!r}")
 
@@ -84,7 +88,7 @@ class Executor:
         with bar:
             if self.scheduler:
                 task = functools.partial(_with_threads, fn, self.threads) if self.threads else fn
-                outcomes = _run_dask(task, items, self.scheduler, self.connect_timeout)
+                outcomes = _run_dask(task, items, self.scheduler, self.connect_timeout, self.no_workers_timeout)
             elif self.local_workers == 1:
                 outcomes = _run_inline(fn, items, self.threads)
             else:
@@ -202,7 +206,13 @@ def _run_pool(fn: Callable[[Any], Any], items: Sequence[Any], workers: int, thre
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _run_dask(fn: Callable[[Any], Any], items: Sequence[Any], address: str, timeout: float) -> Iterator[Outcome]:
+DASK_POLL_SECONDS = 0.1
+"""How often a run on Dask checks that its cluster still has workers."""
+
+
+def _run_dask(
+    fn: Callable[[Any], Any], items: Sequence[Any], address: str, timeout: float, no_workers_timeout: float
+) -> Iterator[Outcome]:
     try:
         from distributed import Client, as_completed
     except ImportError as err:
@@ -215,14 +225,30 @@ def _run_dask(fn: Callable[[Any], Any], items: Sequence[Any], address: str, time
     try:
         futures = [client.submit(fn, item, pure=False) for item in items]
         index = {future.key: i for i, future in enumerate(futures)}
-        for future in as_completed(futures, loop=client.loop):
-            i = index[future.key]
-            if future.status == "finished":
-                yield Outcome(i, future.result())
-            else:
-                err = future.exception()
-                yield Outcome(i, error=_error(err) if err else f"task {future.status}")
-            future.release()
+        completed, left, idle_since = as_completed(futures, loop=client.loop), len(futures), None
+        while left:
+            done = completed.next_batch(block=False)
+            left -= len(done)
+            for future in done:
+                i = index[future.key]
+                if future.status == "finished":
+                    yield Outcome(i, future.result())
+                else:
+                    err = future.exception()
+                    yield Outcome(i, error=_error(err) if err else f"task {future.status}")
+                future.release()
+            if done or client.scheduler_info().get("workers"):
+                idle_since = None
+            elif idle_since is None:
+                idle_since = time.monotonic()
+            elif time.monotonic() - idle_since > no_workers_timeout:
+                raise ValueError(
+                    f"the Dask cluster at {address} has had no workers for {no_workers_timeout:g} s with "
+                    f"{left} unit(s) left; start workers (`dask worker {address}`) and rerun (stored results "
+                    "are kept)"
+                )
+            if left and not done:
+                time.sleep(DASK_POLL_SECONDS)
     finally:
         unfinished = [f for f in futures if not f.done()]
         if unfinished:

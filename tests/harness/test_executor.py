@@ -203,3 +203,18 @@ def test_workers_do_not_outlive_a_killed_driver(tmp_path: Path, signal_name: str
     while any(_alive(p) for p in watched) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not [p for p in watched if _alive(p)], "processes outlived the driver"
+
+
+def test_a_dask_cluster_without_workers_times_out_with_a_message() -> None:
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=0, processes=False, dashboard_address=None) as cluster:
+        executor = Executor(scheduler=cluster.scheduler_address, progress=False, no_workers_timeout=2.0)
+        start = time.monotonic()
+        with pytest.raises(ValueError, match=r"has had no workers for 2 s with 3 unit\(s\) left"):
+            list(executor.run(math.sqrt, [1.0, 4.0, 9.0]))
+        assert time.monotonic() - start < 30
+
+
+def test_dask_timeouts_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="no_workers_timeout"):
+        Executor(no_workers_timeout=0)
