@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import multiprocessing
 import os
+import pickle
 import types
 import warnings
 import zipfile
@@ -437,8 +438,11 @@ def _read_imagenet16(folder: Path, num_classes: int) -> tuple[np.ndarray, ...]:
 
 
 def _read_imagenet16_file(path: Path, num_classes: int) -> Arrays:
-    with open(path, "rb") as f:
-        entry = safe_pickle.load(f, encoding="latin1")
+    try:
+        with open(path, "rb") as f:
+            entry = safe_pickle.load(f, encoding="latin1")
+    except (pickle.UnpicklingError, EOFError) as err:
+        raise ValueError(f"{path} is not a readable ImageNet16 batch file: {err}") from None
     data, labels = np.asarray(entry["data"], dtype=np.uint8), np.asarray(entry["labels"], dtype=np.int64)
     side = round((data.shape[1] / 3) ** 0.5)
     keep = (labels >= 1) & (labels <= num_classes)

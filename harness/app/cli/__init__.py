@@ -8,7 +8,7 @@ import pkgutil
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 HELPER_MODULES = {"common", "options", "__main__"}
 """Every other module under harness.app.cli is a subcommand defining `add_parser(subparsers)`."""
@@ -30,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    previous = _interrupt_on_sigterm()
+    restore = _interrupt_on_sigterm()
     try:
         return int(args.handler(args) or 0)
     except (ValueError, OSError, EOFError) as err:
@@ -41,19 +41,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("interrupted; stored results are kept and a rerun resumes", file=sys.stderr)
         return 130
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        restore()
 
 
-def _interrupt_on_sigterm() -> object:
-    """Make SIGTERM shut down as Ctrl-C does (workers stopped, stores closed); returns the handler it replaced."""
+def _interrupt_on_sigterm() -> Callable[[], None]:
+    """Make SIGTERM shut down as Ctrl-C does (workers stopped, stores closed); returns what puts the old one back."""
     if threading.current_thread() is not threading.main_thread():
-        return None
+        return lambda: None
 
     def interrupt(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
 
-    return signal.signal(signal.SIGTERM, interrupt)
+    previous = signal.getsignal(signal.SIGTERM)
+    signal.signal(signal.SIGTERM, interrupt)
+    return lambda: signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
 
 
 def describe_error(err: BaseException) -> str:
