@@ -28,7 +28,7 @@ from harness.groundtruth import GroundTruth
 from harness.paths import SYNTHETIC_ROOT
 from harness.store import Result
 from harness.stored import stored_estimation
-from harness.train import BPE, device_label, train
+from harness.train import BPE, check_run, check_setup, device_label, train
 
 
 @dataclass(frozen=True)
@@ -72,6 +72,11 @@ def run_unit(unit: WorkUnit) -> Result:
         eval_macs=outcome.eval_macs,
         device=device_label(unit.device),
     )
+
+
+def preflight(unit: WorkUnit) -> None:
+    """Raise, once and before any training, what every unit like `unit` would hit: settings, seed, device, data."""
+    check_setup(unit.config, load_splits(unit.dataset, unit.data_root), unit.eval_split, unit.seed, unit.device)
 
 
 @functools.lru_cache(maxsize=2)
@@ -142,7 +147,7 @@ class BPEEstimator:
         archs = np.asarray(archs, dtype=np.int64)
         strings = self.gt.arch_strings
         executor = self.executor
-        errors: list[dict] = []
+        check_run(self.bpe, seed)
         with results_store.writer(self.execution.store) as store:
             store.add_config(self.key, self.record)
             todo = [a for a in dict.fromkeys(archs.tolist()) if not store.has(self.key, dataset, a, seed)]
@@ -150,11 +155,16 @@ class BPEEstimator:
                 WorkUnit(self.bpe, dataset, a, strings[a], seed, self.eval_split, self.data_root, self.curve)
                 for a in todo
             ]
+            if units and executor.scheduler is None:  # on a cluster the data root is the workers' to check
+                preflight(units[0])
             for outcome in executor.run(run_unit, units, desc=f"bpe {self.bpe.describe()} on {dataset}"):
                 if outcome.ok:
                     store.put(self.key, dataset, outcome.value)
-                else:  # not stored: a rerun tries again
-                    errors.append({"arch": units[outcome.index].arch, "reason": outcome.error})
+                else:  # a unit that raised (not a failed training) would fail the same way for the rest: stop
+                    raise ValueError(
+                        f"bpe {self.bpe.describe()} on {dataset}: training arch {units[outcome.index].arch} raised "
+                        f"{outcome.error}; stopped (the results stored so far are kept, a rerun resumes)"
+                    )
             stored = {a: store.get(self.key, dataset, a, seed) for a in dict.fromkeys(archs.tolist())}
             present = [r for r in stored.values() if r is not None]
             failed_runs = [{"arch": a, "reason": r.reason} for a, r in stored.items() if r is not None and r.failed]
@@ -164,14 +174,14 @@ class BPEEstimator:
                 "eval_split": self.eval_split,
                 "store": str(store.path),
                 "store_key": self.key,
-                "computed": len(todo) - len(errors),
+                "computed": len(todo),
                 "reused": len(stored) - len(todo),
                 "executor": executor.describe(),
                 "total_macs": float(sum(r.macs + r.eval_macs for r in present)),
                 "total_eval_macs": float(sum(r.eval_macs for r in present)),
                 "total_eval_seconds": float(sum(r.eval_seconds for r in present)),
                 "curve": self.curve,
-                "failures": errors + failed_runs,
+                "failures": failed_runs,
             }
             # seconds on the device each unit recorded (device_label where it ran, a Dask worker included)
             return stored_estimation(store, self.key, dataset, archs, seed, metadata)

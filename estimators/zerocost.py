@@ -407,15 +407,13 @@ class ZeroCostEstimator:
             for a in archs
         ]
         scores, costs = np.full(len(archs), np.nan), np.full(len(archs), np.nan)
-        errors = []
         executor = self.execution.executor(DEFAULT_WORKERS, DEFAULT_THREADS)
         for outcome in executor.run(_score_unit, units, desc=self.name):
-            if outcome.ok:
-                scores[outcome.index], costs[outcome.index] = outcome.value
-            else:
-                errors.append({"arch": int(archs[outcome.index]), "error": outcome.error})
-        if errors:
-            metadata["errors"] = errors
+            if not outcome.ok:  # an error (not a NaN score) that the other archs would hit as well: stop
+                raise ValueError(
+                    f"{self.name} on {dataset}: arch {int(archs[outcome.index])} raised {outcome.error}; stopped"
+                )
+            scores[outcome.index], costs[outcome.index] = outcome.value
         macs = [
             proxy_macs(u.arch_str, u.proxy, s.batch_size, u.channels, u.cells, u.num_classes, u.resolution)
             for u in units

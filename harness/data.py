@@ -21,6 +21,8 @@ import multiprocessing
 import os
 import pickle
 import types
+import warnings
+import zipfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -30,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from harness import paths, records
+from harness import paths, records, safe_pickle
 from harness.checks import require_int
 from harness.datasets import DATASETS, SPLITS, TABLE, Dataset
 from harness.paths import cache_dir as _cache_root
@@ -436,8 +438,11 @@ def _read_imagenet16(folder: Path, num_classes: int) -> tuple[np.ndarray, ...]:
 
 
 def _read_imagenet16_file(path: Path, num_classes: int) -> Arrays:
-    with open(path, "rb") as f:
-        entry = pickle.load(f, encoding="latin1")
+    try:
+        with open(path, "rb") as f:
+            entry = safe_pickle.load(f, encoding="latin1")
+    except (pickle.UnpicklingError, EOFError) as err:
+        raise ValueError(f"{path} is not a readable ImageNet16 batch file: {err}") from None
     data, labels = np.asarray(entry["data"], dtype=np.uint8), np.asarray(entry["labels"], dtype=np.int64)
     side = round((data.shape[1] / 3) ** 0.5)
     keep = (labels >= 1) & (labels <= num_classes)
@@ -452,8 +457,13 @@ def _hash(parts: Sequence[str]) -> str:
 def _cached(path: Path, make: Callable[[], tuple[np.ndarray, ...]]) -> tuple[np.ndarray, ...]:
     """Arrays stored at `path` (.npz), made and written atomically (temp file + rename) when absent."""
     if path.is_file():
-        with np.load(path) as stored:
-            return tuple(stored[f"a{i}"] for i in range(len(stored.files)))
+        try:
+            with np.load(path, allow_pickle=False) as stored:
+                return tuple(stored[f"a{i}"] for i in range(len(stored.files)))
+        except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as err:
+            warnings.warn(f"image cache {path} is unreadable ({err}); rebuilding it", stacklevel=2)
+            path.unlink(missing_ok=True)
+    records.remove_stale_temporaries(path)  # decodes killed mid-write
     arrays = make()
     with records.atomic_path(path) as tmp, open(tmp, "wb") as f:
         np.savez(f, **{f"a{i}": a for i, a in enumerate(arrays)})

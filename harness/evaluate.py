@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from harness import metrics, space
+from harness.checks import require_int
 from harness.datasets import default_split
 from harness.estimation import Estimation, Estimator, Reads
 from harness.groundtruth import GroundTruth, schema
@@ -88,7 +89,14 @@ def _int(text: str, what: str) -> int:
 
 def select_archs(spec: str | int, gt: GroundTruth, seed: int = 0) -> np.ndarray:
     """'all', 'unique' (one per isomorphism class), 'N' (seeded sample of N unique archs) or 'i,j,k'."""
-    spec = str(spec).strip()
+    require_int("select_archs", "seed", seed, minimum=0)
+    try:
+        return _select_archs(str(spec).strip(), gt, seed)
+    except ValueError as err:
+        raise ValueError(f"archs {str(spec).strip()!r}: {err}") from None
+
+
+def _select_archs(spec: str, gt: GroundTruth, seed: int) -> np.ndarray:
     if spec == "all":
         return np.arange(gt.num_archs)
     if spec == "unique":

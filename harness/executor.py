@@ -15,9 +15,15 @@ progress bar and ETA in every mode. A unit that raises yields an `Outcome` with 
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import functools
 import multiprocessing
 import os
+import signal
+import sys
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
@@ -25,7 +31,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from harness.checks import require_int
+from harness.checks import require_int, require_number
 
 
 @dataclass(frozen=True)
@@ -53,10 +59,14 @@ class Executor:
     """Torch threads per worker; None = cpu_count // workers for local processes, unchanged inline and on Dask."""
     connect_timeout: float = 30.0
     """Seconds to wait for the Dask scheduler."""
+    no_workers_timeout: float = 300.0
+    """Seconds a Dask run waits while its cluster has no workers before it stops with an error."""
 
     def __post_init__(self) -> None:
         for name in ("workers", "threads"):
             require_int("Executor", name, getattr(self, name), minimum=1, optional=True)
+        for name in ("connect_timeout", "no_workers_timeout"):
+            require_number("Executor", name, getattr(self, name), 0, low_open=True)
         if self.scheduler is not None and "://" not in self.scheduler:
             raise ValueError(f"scheduler must be an address like tcp://HOST:PORT, got {self.scheduler!r}")
 
@@ -78,7 +88,7 @@ class Executor:
         with bar:
             if self.scheduler:
                 task = functools.partial(_with_threads, fn, self.threads) if self.threads else fn
-                outcomes = _run_dask(task, items, self.scheduler, self.connect_timeout)
+                outcomes = _run_dask(task, items, self.scheduler, self.connect_timeout, self.no_workers_timeout)
             elif self.local_workers == 1:
                 outcomes = _run_inline(fn, items, self.threads)
             else:
@@ -131,8 +141,55 @@ def _pool_context() -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
 
 
+WATCHDOG_SECONDS = 0.5
+"""How often a worker checks that the driver that started it is alive."""
+
+
+def _init_worker(threads: int, driver: int) -> None:
+    """Pool worker set-up: torch threads, and exit as soon as the driver (pid `driver`) is gone."""
+    _set_torch_threads(threads)
+    _exit_with_parent(driver)
+
+
+def _exit_with_parent(driver: int) -> None:
+    """Never outlive the driver: a parent-death signal (Linux) and a watchdog thread on the driver's pid.
+
+    Workers are children of the forkserver, which exits with the driver; the signal follows its death, the watchdog
+    covers other platforms and start methods (it exits once the driver's pid is gone or the parent changed).
+    """
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(WATCHDOG_SECONDS)
+            if os.getppid() != parent or not _alive(driver):
+                os._exit(1)
+
+    threading.Thread(target=watch, name="driver-watchdog", daemon=True).start()
+
+
+PR_SET_PDEATHSIG = 1
+"""prctl option: the signal a process receives when its parent dies (linux/prctl.h)."""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _run_pool(fn: Callable[[Any], Any], items: Sequence[Any], workers: int, threads: int) -> Iterator[Outcome]:
-    pool = ProcessPoolExecutor(workers, mp_context=_pool_context(), initializer=_set_torch_threads, initargs=(threads,))
+    pool = ProcessPoolExecutor(
+        workers, mp_context=_pool_context(), initializer=_init_worker, initargs=(threads, os.getpid())
+    )
+    finished = False
     try:
         pending: dict[Future, int] = {pool.submit(fn, item): i for i, item in enumerate(items)}
         while pending:
@@ -141,11 +198,21 @@ def _run_pool(fn: Callable[[Any], Any], items: Sequence[Any], workers: int, thre
                 index = pending.pop(future)
                 err = future.exception()
                 yield Outcome(index, error=_error(err)) if err else Outcome(index, future.result())
+        finished = True
     finally:
+        if not finished:  # interrupted (Ctrl-C, SIGTERM) or abandoned: stop the units in flight, nothing waits on them
+            for process in list(getattr(pool, "_processes", {}).values()):
+                process.terminate()
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _run_dask(fn: Callable[[Any], Any], items: Sequence[Any], address: str, timeout: float) -> Iterator[Outcome]:
+DASK_POLL_SECONDS = 0.1
+"""How often a run on Dask checks that its cluster still has workers."""
+
+
+def _run_dask(
+    fn: Callable[[Any], Any], items: Sequence[Any], address: str, timeout: float, no_workers_timeout: float
+) -> Iterator[Outcome]:
     try:
         from distributed import Client, as_completed
     except ImportError as err:
@@ -158,14 +225,30 @@ def _run_dask(fn: Callable[[Any], Any], items: Sequence[Any], address: str, time
     try:
         futures = [client.submit(fn, item, pure=False) for item in items]
         index = {future.key: i for i, future in enumerate(futures)}
-        for future in as_completed(futures, loop=client.loop):
-            i = index[future.key]
-            if future.status == "finished":
-                yield Outcome(i, future.result())
-            else:
-                err = future.exception()
-                yield Outcome(i, error=_error(err) if err else f"task {future.status}")
-            future.release()
+        completed, left, idle_since = as_completed(futures, loop=client.loop), len(futures), None
+        while left:
+            done = completed.next_batch(block=False)
+            left -= len(done)
+            for future in done:
+                i = index[future.key]
+                if future.status == "finished":
+                    yield Outcome(i, future.result())
+                else:
+                    err = future.exception()
+                    yield Outcome(i, error=_error(err) if err else f"task {future.status}")
+                future.release()
+            if done or client.scheduler_info().get("workers"):
+                idle_since = None
+            elif idle_since is None:
+                idle_since = time.monotonic()
+            elif time.monotonic() - idle_since > no_workers_timeout:
+                raise ValueError(
+                    f"the Dask cluster at {address} has had no workers for {no_workers_timeout:g} s with "
+                    f"{left} unit(s) left; start workers (`dask worker {address}`) and rerun (stored results "
+                    "are kept)"
+                )
+            if left and not done:
+                time.sleep(DASK_POLL_SECONDS)
     finally:
         unfinished = [f for f in futures if not f.done()]
         if unfinished:

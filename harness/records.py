@@ -86,10 +86,66 @@ TMP_MARK = ".tmp-"
 """Temporaries of `atomic_path` are named `<name>.tmp-<pid>-<random>` beside their target."""
 
 
-def stale_temporaries(path: str | os.PathLike[str]) -> list[Path]:
-    """Temporaries `atomic_path` left beside `path` (a killed writer's; remove them only while no one writes)."""
+def stale_temporaries(path: str | os.PathLike[str], dead_only: bool = False) -> list[Path]:
+    """Temporaries `atomic_path` left beside `path` (a killed writer's; remove them only while no one writes).
+
+    `dead_only`: only those whose writer (the pid in the name) no longer runs on this machine, safe to remove any time.
+    """
     path = Path(path)
-    return sorted(path.parent.glob(f"{path.name}{TMP_MARK}*"))
+    found = sorted(path.parent.glob(f"{path.name}{TMP_MARK}*"))
+    return [p for p in found if not _writer_alive(p.name.removeprefix(path.name + TMP_MARK))] if dead_only else found
+
+
+def remove_stale_temporaries(path: str | os.PathLike[str]) -> int:
+    """Remove the temporaries of dead writers beside `path` (killed builds and merges); returns how many."""
+    stale = stale_temporaries(path, dead_only=True)
+    for tmp in stale:
+        tmp.unlink(missing_ok=True)
+    return len(stale)
+
+
+def _writer_alive(suffix: str) -> bool:
+    pid = suffix.partition("-")[0]
+    if not pid.isdigit():
+        return True  # not ours to judge
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def check_output(path: str | os.PathLike[str], what: str = "output file") -> Path:
+    """`path` as a Path, or a ValueError naming it when no file can be written there (checked before any work)."""
+    path = Path(path).expanduser()
+    if path.is_dir():
+        raise ValueError(f"{what} {path} is a folder; name a file")
+    _check_creatable(path, what)
+    return path
+
+
+def check_output_folder(path: str | os.PathLike[str], what: str = "output folder") -> Path:
+    """`path` as a Path, or a ValueError naming it when it is not a folder that exists or can be made."""
+    path = Path(path).expanduser()
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{what} {path} is a file, not a folder")
+    if not path.exists():
+        _check_creatable(path, what)
+    elif not os.access(path, os.W_OK | os.X_OK):
+        raise ValueError(f"{what} {path} is not writable")
+    return path
+
+
+def _check_creatable(path: Path, what: str) -> None:
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ValueError(f"{what} {path} cannot be created: {parent} is not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ValueError(f"{what} {path} cannot be written: {parent} is not writable")
 
 
 @contextlib.contextmanager

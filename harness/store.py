@@ -154,6 +154,11 @@ class Store:
         else:
             if _resolved(self.path) in _WRITERS:
                 raise ValueError(f"{self.path} is already open for writing in this process; use harness.store.writer()")
+            if self.path.is_dir():
+                raise ValueError(f"results store {self.path} is a folder; name a file")
+            records.check_output(self.path, "results store")
+            if self.path.exists():
+                self._open_h5().close()  # a garbage or foreign file is named before a lock file is made beside it
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._lock = _acquire_lock(self.path.with_name(self.path.name + LOCK_SUFFIX))
             self._remove_stale_temporaries()

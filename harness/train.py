@@ -25,7 +25,7 @@ import math
 import os
 import platform
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
@@ -233,17 +233,38 @@ class TrainResult:
     """Why the run failed; empty when it did not."""
 
 
+MAX_SEED = 2**32 - 1
+"""Largest training seed: torch and numpy take it, and seed arithmetic stays far from int64 overflow."""
+
+
 def check_run(bpe: BPE, seed: int = 0, device: str = "auto") -> None:
     """Raise unless `bpe` can run with `seed` (an int >= 0) on `device` ('auto' or a torch device string; fp16
     needs CUDA); checks the device string only, not that the device is there (`resolve_device` does)."""
     if not isinstance(bpe, BPE):
         raise invalid("", "bpe", bpe, "a harness.train.BPE")
-    if not is_int(seed, 0):
-        raise invalid("", "seed", seed, "an int >= 0")
+    if not is_int(seed, 0, MAX_SEED):
+        raise invalid("", "seed", seed, f"an int in 0..{MAX_SEED}")
     if not isinstance(device, str) or (device != "auto" and not _is_device(device)):
         raise invalid("", "device", device, "'auto' or a torch device string such as 'cpu' or 'cuda:0'")
     if bpe.precision == "fp16" and device == "cpu":
         raise invalid("BPE", "precision", bpe.precision, "'fp32' or 'bf16' on CPU (fp16 autocast needs CUDA)")
+
+
+def check_setup(bpe: BPE, splits: DatasetSplits, eval_split: str, seed: int = 0, device: str = "auto") -> torch.device:
+    """The torch device, or a ValueError for what every arch trained with these settings would hit (checked once,
+    before the first arch): the BPE, seed and device (`check_run`), the device's presence and precision, the eval
+    split and its size."""
+    check_run(bpe, seed, device)
+    torch_device = resolve_device(device)
+    if bpe.precision == "fp16" and torch_device.type != "cuda":
+        raise invalid(
+            "BPE", "precision", bpe.precision, f"'fp32' or 'bf16' on {torch_device.type} (fp16 autocast needs CUDA)"
+        )
+    evaluation = splits[eval_split]
+    if bpe.eval_images > len(evaluation):
+        allowed = f"at most the {len(evaluation)} images of {eval_split} (or 0)"
+        raise invalid("BPE", "eval_images", bpe.eval_images, allowed)
+    return torch_device
 
 
 def train(
@@ -259,18 +280,10 @@ def train(
 ) -> TrainResult:
     """Train `arch_str` under `bpe` with `seed` on `device` ('auto': CUDA when available, else CPU; or a torch
     device string) on `splits.train`; score on `eval_split` (every epoch if `record_curve`)."""
-    check_run(bpe, seed, device)
-    torch_device = resolve_device(device)
-    if bpe.precision == "fp16" and torch_device.type != "cuda":
-        raise invalid(
-            "BPE", "precision", bpe.precision, f"'fp32' or 'bf16' on {torch_device.type} (fp16 autocast needs CUDA)"
-        )
+    torch_device = check_setup(bpe, splits, eval_split, seed, device)
     data = splits.downscale(bpe.resolution).subsample(bpe.fraction, seed).to(torch_device)
     evaluation = data[eval_split]
     if bpe.eval_images:
-        if bpe.eval_images > len(evaluation):
-            allowed = f"at most the {len(evaluation)} images of {eval_split} (or 0)"
-            raise invalid("BPE", "eval_images", bpe.eval_images, allowed)
         evaluation = evaluation.select(eval_subset(evaluation.labels.cpu().numpy(), bpe.eval_images))
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
@@ -283,14 +296,14 @@ def train(
 
     curve = np.full(bpe.epochs, np.nan)
     train_seconds = eval_seconds = 0.0
-    reason, epochs_done, evaluations = "", 0, 0
+    reason, epochs_done, evaluations, losses = "", 0, 0, []
     for epoch in range(bpe.epochs):
         start = time.perf_counter()
-        loss = loop.epoch(epoch)
+        losses.append(loop.epoch(epoch))
+        loss = losses[-1]
         train_seconds += time.perf_counter() - start
         epochs_done = epoch + 1
-        if not math.isfinite(loss):
-            reason = f"non-finite training loss ({loss}) in epoch {epochs_done}"
+        if reason := exploded(losses):
             break
         if record_curve or epoch == bpe.epochs - 1:
             start = time.perf_counter()
@@ -299,6 +312,7 @@ def train(
             evaluations += 1
         if progress is not None:
             progress(epochs_done, loss, float(curve[epoch]))
+    reason = reason or at_chance(losses, float(curve[-1]), data.num_classes)
     forward = flops(arch_str, bpe.channels, bpe.cells, data.num_classes, bpe.resolution) * 1e6
     return TrainResult(
         score=float("nan") if reason else float(curve[-1]),
@@ -309,6 +323,38 @@ def train(
         eval_macs=forward * len(evaluation) * evaluations,
         failed=bool(reason),
         reason=reason,
+    )
+
+
+EXPLOSION_FACTOR = 10.0
+"""A run has diverged when an epoch's mean training loss exceeds the first epoch's by this factor (or is not finite)."""
+CHANCE_MARGIN = 0.5
+"""Accuracy points above chance (100 / classes) within which a run whose loss never fell below epoch 1's is diverged."""
+
+
+def exploded(losses: Sequence[float]) -> str:
+    """Why the run diverged when its last epoch's mean training loss is not finite or exploded; '' otherwise."""
+    loss, epoch = losses[-1], len(losses)
+    if not math.isfinite(loss):
+        return f"diverged: non-finite training loss ({loss}) in epoch {epoch}"
+    if epoch > 1 and loss > EXPLOSION_FACTOR * losses[0]:
+        return (
+            f"diverged: training loss {loss:.3g} in epoch {epoch} is over {EXPLOSION_FACTOR:g}x epoch 1's "
+            f"({losses[0]:.3g})"
+        )
+    return ""
+
+
+def at_chance(losses: Sequence[float], accuracy: float, num_classes: int) -> str:
+    """Why the run diverged when it ends at chance accuracy without its loss ever falling below epoch 1's; '' else."""
+    chance = 100.0 / num_classes
+    if len(losses) < 2 or not math.isfinite(accuracy) or accuracy > chance + CHANCE_MARGIN:
+        return ""
+    if min(losses[1:]) < losses[0]:
+        return ""
+    return (
+        f"diverged: ended at chance accuracy ({accuracy:.2f}%, chance {chance:.2f}%) and the training loss never fell "
+        f"below epoch 1's ({losses[0]:.3g})"
     )
 
 

@@ -68,7 +68,7 @@ class EstimatorObjective:
         missing = int(np.isnan(estimation.costs).sum())
         if missing:
             failures = estimation.metadata.get("failures") or [{"reason": "no result"}]
-            raise RuntimeError(
+            raise ValueError(
                 f"{missing} of {len(self.archs)} archs could not be evaluated under {config} (first error: "
                 f"{failures[0]['reason']}); rerun to retry them (stored results are kept)"
             )

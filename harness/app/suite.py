@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
 import os
@@ -97,50 +98,49 @@ class Suite:
         """A shipped suite by name ('quick', 'standard', 'gpu') or a TOML file path."""
         if name_or_path in SUITES:
             text = (resources.files("harness.app") / "suites" / f"{name_or_path}.toml").read_text()
-            name = name_or_path
+            name, where = name_or_path, f"suite {name_or_path}"
         else:
-            path = Path(name_or_path)
+            path = Path(name_or_path).expanduser()
             if not path.is_file():
                 raise ValueError(f"unknown suite {name_or_path!r}; shipped: {', '.join(SUITES)}, or a TOML file path")
-            text, name = path.read_text(), path.stem
+            try:
+                text = path.read_text()
+            except UnicodeDecodeError as err:
+                raise ValueError(f"suite file {path} is not UTF-8 text: {err}") from err
+            name, where = path.stem, f"suite file {path}"
         try:
             raw = tomllib.loads(text)
         except tomllib.TOMLDecodeError as err:
-            raise ValueError(f"suite {name}: invalid TOML: {err}") from err
-        return cls.from_dict(name, raw)
+            raise ValueError(f"{where}: invalid TOML: {err}") from err
+        return cls.from_dict(name, raw, where)
 
     @classmethod
-    def from_dict(cls, name: str, raw: dict) -> Suite:
-        unknown = set(raw) - {"description", "data", "estimate", "search"}
-        if unknown:
-            raise ValueError(
-                f"suite {name}: unknown section(s) {', '.join(sorted(unknown))}; allowed: data, estimate, search"
-            )
-        data = raw.get("data", {})
-        tables = tuple(CsvTable(t["path"], t["preset"]) for t in data.get("csv", []))
+    def from_dict(cls, name: str, raw: dict, where: str | None = None) -> Suite:
+        """A suite from its parsed TOML; every section, step, key, type and name is checked before anything runs.
+
+        Errors name `where` (the file), the step and the key.
+        """
+        where = where or f"suite {name}"
+        _keys(raw, {"description", "data", "estimate", "search"}, where, "section")
+        description = raw.get("description", "")
+        if not isinstance(description, str):
+            raise ValueError(f"{where}: description must be a string, got {description!r}")
+        data = _table(raw.get("data", {}), f"{where}: [data]")
+        _keys(data, {"csv", "images"}, f"{where}: [data]")
+        tables = tuple(
+            _csv_table(t, f"{where}: [data] csv entry {i + 1}") for i, t in enumerate(_steps(data, "csv", where))
+        )
+        images = data.get("images")
+        if images is not None and not isinstance(images, str):
+            raise ValueError(f"{where}: [data] key 'images' must be a folder name (a string), got {images!r}")
         estimate = tuple(
-            EstimateStep(
-                _strings(s.get("estimators"), "estimate.estimators"),
-                _strings(s.get("datasets"), "estimate.datasets"),
-                str(s.get("archs", "200")),
-                tuple(s.get("seeds", [0])),
-                dict(s.get("options", {})),
-            )
-            for s in raw.get("estimate", [])
+            _estimate_step(s, f"{where}: [[estimate]] step {i + 1}")
+            for i, s in enumerate(_steps(raw, "estimate", where))
         )
         search = tuple(
-            SearchStep(
-                _strings(s.get("searchers"), "search.searchers"),
-                _strings(s.get("estimators"), "search.estimators"),
-                _strings(s.get("datasets"), "search.datasets"),
-                tuple(s.get("budgets", [])),
-                s.get("seeds", 0),
-                dict(s.get("options", {})),
-                s.get("queries"),
-            )
-            for s in raw.get("search", [])
+            _search_step(s, f"{where}: [[search]] step {i + 1}") for i, s in enumerate(_steps(raw, "search", where))
         )
-        return cls(name, raw.get("description", ""), tables, data.get("images"), estimate, search)
+        return cls(name, description, tables, images, estimate, search)
 
     def images_root(self) -> Path | None:
         """Image folder for live estimators: $BPEBENCH_DATA_ROOT, else the suite's folder in the shared data."""
@@ -149,6 +149,124 @@ class Suite:
         if self.images is None:
             return None
         return paths.shared_data_dir() / self.images
+
+
+ESTIMATE_KEYS = {"estimators", "datasets", "archs", "seeds", "options"}
+SEARCH_KEYS = {"searchers", "estimators", "datasets", "budgets", "seeds", "options", "queries"}
+
+
+def _keys(table: dict, allowed: set[str], where: str, what: str = "key") -> None:
+    if unknown := sorted(set(table) - allowed):
+        raise ValueError(
+            f"{where}: unknown {what}(s) {', '.join(map(repr, unknown))}; allowed: {', '.join(sorted(allowed))}"
+        )
+
+
+def _table(value: object, where: str) -> dict:
+    if not isinstance(value, dict):
+        raise ValueError(f"{where} must be a table, got {value!r}")
+    return value
+
+
+def _steps(raw: dict, section: str, where: str) -> list[dict]:
+    steps = raw.get(section, [])
+    if not isinstance(steps, list) or not all(isinstance(s, dict) for s in steps):
+        raise ValueError(f"{where}: {section} must be an array of tables ([[{section}]] blocks), got {steps!r}")
+    return steps
+
+
+def _csv_table(raw: dict, where: str) -> CsvTable:
+    from harness.groundtruth.sources.csv_table import PRESETS
+
+    _keys(raw, {"path", "preset"}, where)
+    for key in ("path", "preset"):
+        if not isinstance(raw.get(key), str):
+            raise ValueError(f"{where}: key {key!r} must be a string, got {raw.get(key)!r}")
+    if raw["preset"] not in PRESETS:
+        raise ValueError(f"{where}: unknown preset {raw['preset']!r}; allowed: {', '.join(sorted(PRESETS))}")
+    return CsvTable(raw["path"], raw["preset"])
+
+
+def _archs(value: object, where: str) -> str:
+    """The step's arch selection as `select_archs` takes it: 'all', 'unique', a sample size or distinct indices."""
+    text = str(value).strip() if is_int(value, 1) or isinstance(value, str) else None
+    parts = text.split(",") if text is not None else []
+    ok = text in ("all", "unique") or (
+        text is not None and all(p.strip().isdigit() for p in parts) and (len(parts) > 1 or int(parts[0]) >= 1)
+    )
+    if not ok:
+        raise ValueError(
+            f"{where}: key 'archs' must be 'all', 'unique', a sample size >= 1 or indices 'i,j,k', got {value!r}"
+        )
+    return text
+
+
+def _options(raw: dict, names: tuple[str, ...], where: str) -> dict:
+    """The step's estimator options, checked against every estimator of the step (keys, types, presets)."""
+    options = _table(raw.get("options", {}), f"{where}: key 'options'")
+    if not options:
+        return {}
+    for name in names:
+        entry = estimators.entry(name)
+        parameters = inspect.signature(entry.factory).parameters
+        takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+        allowed = {p for p in parameters if p not in ("gt", "config", "execution")}
+        unknown = sorted(set(options) - allowed) if not takes_any else sorted(set(options) & {"config", "execution"})
+        if unknown or entry.options is None:
+            accepted = ", ".join(sorted(allowed)) or "none"
+            raise ValueError(
+                f"{where}: key 'options': {', '.join(map(repr, unknown or sorted(options)))} not taken by estimator "
+                f"{name!r} (its options: {accepted})"
+            )
+        try:
+            entry.factory(None, **options)  # builds the estimator's settings; nothing runs
+        except (ValueError, TypeError) as err:
+            raise ValueError(f"{where}: key 'options' for estimator {name!r}: {err}") from None
+    return dict(options)
+
+
+def _estimate_step(raw: dict, where: str) -> EstimateStep:
+    _keys(raw, ESTIMATE_KEYS, where)
+    names = _strings(raw.get("estimators"), f"{where}: key 'estimators'")
+    seeds = raw.get("seeds", [0])
+    if not isinstance(seeds, list) or not seeds or not all(is_int(v, 0) for v in seeds):
+        raise ValueError(f"{where}: key 'seeds' must be a non-empty list of ints >= 0, got {seeds!r}")
+    try:
+        return EstimateStep(
+            names,
+            _strings(raw.get("datasets"), f"{where}: key 'datasets'"),
+            _archs(raw.get("archs", "200"), where),
+            tuple(seeds),
+            _options(raw, names, where),
+        )
+    except ValueError as err:
+        raise ValueError(str(err) if str(err).startswith(where) else f"{where}: {err}") from None
+
+
+def _search_step(raw: dict, where: str) -> SearchStep:
+    _keys(raw, SEARCH_KEYS, where)
+    names = _strings(raw.get("estimators"), f"{where}: key 'estimators'")
+    budgets = raw.get("budgets", [])
+    if not isinstance(budgets, list) or not all(is_number(b, 0, low_open=True) for b in budgets):
+        raise ValueError(f"{where}: key 'budgets' must be a list of positive numbers of seconds, got {budgets!r}")
+    queries = raw.get("queries")
+    if queries is not None and not is_int(queries, 1):
+        raise ValueError(f"{where}: key 'queries' must be an int >= 1, got {queries!r}")
+    seeds = raw.get("seeds", 0)
+    if not is_int(seeds, 1):
+        raise ValueError(f"{where}: key 'seeds' must be a number of seeds (an int >= 1), got {seeds!r}")
+    try:
+        return SearchStep(
+            _strings(raw.get("searchers"), f"{where}: key 'searchers'"),
+            names,
+            _strings(raw.get("datasets"), f"{where}: key 'datasets'"),
+            tuple(budgets),
+            seeds,
+            _options(raw, names, where),
+            queries,
+        )
+    except ValueError as err:
+        raise ValueError(str(err) if str(err).startswith(where) else f"{where}: {err}") from None
 
 
 def record_path(suite: str) -> Path:

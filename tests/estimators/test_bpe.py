@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 import estimators
 from estimators.bpe import SYNTHETIC_ROOT, BPEEstimator, bpe, store_key
@@ -197,16 +198,40 @@ def test_runs_inside_a_callers_open_writer(gt, tmp_path: Path) -> None:
     assert np.isnan(table.curves[0, 0]) and table.curves[0, -1] == estimation.scores[0]  # only the last epoch
 
 
-def test_failed_units_are_reported_and_not_stored(gt, tmp_path: Path) -> None:
+def test_errors_every_unit_would_hit_are_raised_once_before_training(gt, tmp_path: Path, monkeypatch) -> None:
     path = tmp_path / "results.h5"
     estimator = _estimator(gt, path, data_root=str(tmp_path / "no-such-data"))
-    for _ in range(2):  # a rerun tries again
-        estimation = estimator.estimate(ARCHS[:2], "cifar10-valid")
-        assert np.isnan(estimation.scores).all() and np.isnan(estimation.costs).all()
-        assert estimation.metadata["computed"] == 0
-        assert [f["arch"] for f in estimation.metadata["failures"]] == ARCHS[:2].tolist()
-        assert "data not found" in estimation.metadata["failures"][0]["reason"]
-    assert len(Store(path, readonly=True)) == 0
+    trained = []
+    monkeypatch.setattr("estimators.bpe.run_unit", lambda unit: trained.append(unit))
+    synthetic = Execution(SYNTHETIC_ROOT, path, workers=1, threads=1, progress=False)
+    too_many = bpe(gt, replace(TINY, eval_images=10**6), execution=synthetic)
+    cases = [(estimator, "data not found"), (too_many, "eval_images")]
+    if not torch.cuda.is_available():
+        cases.append((bpe(gt, replace(TINY, precision="fp16"), execution=synthetic), "fp16"))
+    for bad, match in cases:
+        with pytest.raises(ValueError, match=match):
+            bad.estimate(ARCHS[:2], "cifar10-valid")
+    assert trained == [] and len(Store(path, readonly=True)) == 0
+
+
+def test_a_unit_that_raises_stops_the_run_naming_the_arch_and_keeps_what_is_stored(gt, tmp_path: Path,
+                                                                                    monkeypatch) -> None:
+    from estimators import bpe as bpe_module
+
+    real = bpe_module.run_unit
+
+    def flaky(unit):
+        if unit.arch == ARCHS[1]:
+            raise MemoryError("out of memory")
+        return real(unit)
+
+    monkeypatch.setattr(bpe_module, "run_unit", flaky)
+    path = tmp_path / "results.h5"
+    estimator = _estimator(gt, path)
+    with pytest.raises(ValueError, match=f"arch {ARCHS[1]} raised MemoryError: out of memory"):
+        estimator.estimate(ARCHS, "cifar10-valid")
+    assert len(Store(path, readonly=True)) == 1  # the arch trained before it is kept
+    estimator = _estimator(gt, path, data_root=str(tmp_path / "no-such-data"))
     with pytest.raises(ValueError, match="unknown dataset"):
         estimator.estimate(ARCHS[:1], "mnist")
     with pytest.raises(ValueError, match="cifar10 has no x-valid split"):

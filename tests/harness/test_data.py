@@ -164,6 +164,20 @@ def test_second_load_reads_the_cache(tmp_path: Path, monkeypatch) -> None:
     assert torch.equal(first["ori-test"].labels, again["ori-test"].labels)
 
 
+@pytest.mark.parametrize("damage", ["truncate", "garbage"])
+def test_a_corrupt_image_cache_is_named_and_rebuilt(tmp_path: Path, damage: str) -> None:
+    _write_image_folder(tmp_path / "src", n_train=2, n_test=1)
+    first = data.load("cifar10", tmp_path / "src", cache_dir=tmp_path / "cache", workers=1, progress=False)
+    for cached in (tmp_path / "cache").glob("*.npz"):
+        content = cached.read_bytes()
+        cached.write_bytes(content[: len(content) // 2] if damage == "truncate" else b"not an npz at all")
+    with pytest.warns(UserWarning, match=r"image cache .*\.npz is unreadable .*rebuilding it"):
+        again = data.load("cifar10", tmp_path / "src", cache_dir=tmp_path / "cache", workers=1, progress=False)
+    assert torch.equal(first.train.images, again.train.images)
+    later = data.load("cifar10", tmp_path / "src", cache_dir=tmp_path / "cache", workers=1, progress=False)
+    assert torch.equal(first["ori-test"].images, later["ori-test"].images)  # the rebuilt cache reads back
+
+
 def test_cache_dir_defaults_to_env_var(tmp_path: Path, monkeypatch) -> None:
     _write_image_folder(tmp_path / "src", n_train=1, n_test=1)
     monkeypatch.setenv("BPEBENCH_CACHE_DIR", str(tmp_path / "root"))

@@ -143,3 +143,78 @@ def test_dask_cluster_runs_units_on_both_workers(dask_cluster: str) -> None:
         result = outcomes[i].value
         assert (result.arch, result.seed, len(result.curve)) == (unit.arch, 0, TINY.epochs)
         assert abs(result.score - inline[i].value.score) <= 1.0
+
+
+ORPHAN_DRIVER = """
+import os, sys, time
+sys.path.insert(0, {helpers!r})
+from harness.app.cli import _interrupt_on_sigterm
+from harness.executor import Executor
+import sleeper
+_interrupt_on_sigterm()
+try:
+    for _ in Executor(workers=2, progress=False, threads=1).run(sleeper.sleep_and_report, [{pids!r}] * 4):
+        pass
+except KeyboardInterrupt:
+    sys.exit(130)
+"""
+SLEEPER = """
+import os, time
+from pathlib import Path
+
+def sleep_and_report(folder):
+    Path(folder, str(os.getpid())).touch()
+    time.sleep(120)
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as stat:  # a zombie is dead, only not yet reaped
+        return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.parametrize("signal_name", ["SIGKILL", "SIGTERM"])
+def test_workers_do_not_outlive_a_killed_driver(tmp_path: Path, signal_name: str) -> None:
+    import signal
+
+    helpers, pids = tmp_path / "helpers", tmp_path / "pids"
+    helpers.mkdir()
+    pids.mkdir()
+    (helpers / "sleeper.py").write_text(SLEEPER)
+    script = ORPHAN_DRIVER.format(helpers=str(helpers), pids=str(pids))
+    driver = subprocess.Popen([sys.executable, "-c", script], cwd=Path(__file__).resolve().parents[2])
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while len(list(pids.iterdir())) < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    workers = [int(p.name) for p in pids.iterdir()]
+    assert len(workers) == 2, "the workers did not start"
+    children = subprocess.run(["pgrep", "-P", str(driver.pid)], capture_output=True, text=True).stdout.split()
+    driver.send_signal(getattr(signal, signal_name))
+    code = driver.wait(timeout=30)
+    assert code == (130 if signal_name == "SIGTERM" else -signal.SIGKILL)
+    watched = workers + [int(c) for c in children]  # the pool's workers, the forkserver and the resource tracker
+    deadline = time.monotonic() + 5
+    while any(_alive(p) for p in watched) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [p for p in watched if _alive(p)], "processes outlived the driver"
+
+
+def test_a_dask_cluster_without_workers_times_out_with_a_message() -> None:
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=0, processes=False, dashboard_address=None) as cluster:
+        executor = Executor(scheduler=cluster.scheduler_address, progress=False, no_workers_timeout=2.0)
+        start = time.monotonic()
+        with pytest.raises(ValueError, match=r"has had no workers for 2 s with 3 unit\(s\) left"):
+            list(executor.run(math.sqrt, [1.0, 4.0, 9.0]))
+        assert time.monotonic() - start < 30
+
+
+def test_dask_timeouts_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="no_workers_timeout"):
+        Executor(no_workers_timeout=0)

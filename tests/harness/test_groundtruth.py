@@ -273,3 +273,24 @@ def test_storage_is_chunked_and_compressed(embedded_gt_path):
         ds = h5["datasets/cifar10-valid/hp200/x-valid/acc"]
         assert ds.chunks is not None and ds.compression == "gzip"
         assert list(ds.attrs["seeds"]) == [777, 888, 999]
+
+
+def test_a_build_removes_the_temporaries_of_killed_writers_only(embedded_gt_path, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from harness.records import TMP_MARK
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    target = tmp_path / "gt.h5"
+    shutil.copyfile(embedded_gt_path, target)
+    stale = tmp_path / f"gt.h5{TMP_MARK}{int(dead.stdout)}-0badc0de"  # a killed merge's half-written copy
+    live = tmp_path / f"gt.h5{TMP_MARK}{os.getpid()}-feedbeef"  # a writer still at work
+    stale.write_bytes(b"half")
+    live.write_bytes(b"busy")
+    (tmp_path / "t.csv").write_text("arch,score\n0,50\n")
+    column = (ColumnSpec("score", "cifar10-valid", "x-valid", "acc"),)
+    source = CsvTableSource(tmp_path / "t.csv", key="arch", columns=column, hp=12)
+    merge_into(target, source, progress=False)
+    assert not stale.exists() and live.exists()

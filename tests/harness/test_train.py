@@ -54,7 +54,8 @@ def test_config_rejects_bad_values_naming_the_field(changes: dict, field: str) -
 @pytest.mark.parametrize(
     ("bpe", "run", "message"),
     [
-        (TINY, {"seed": -1}, r"seed = -1 is invalid: must be an int >= 0"),
+        (TINY, {"seed": -1}, r"seed = -1 is invalid: must be an int in 0\.\.4294967295"),
+        (TINY, {"seed": 2**70}, r"seed = 1180591620717411303424 is invalid: must be an int in 0\.\.4294967295"),
         (TINY, {"device": "gpu0"}, r"device = 'gpu0' is invalid: must be 'auto' or a torch device"),
         (replace(TINY, precision="fp16"), {"device": "cpu"}, r"BPE\.precision = 'fp16' .*fp16 autocast needs CUDA"),
     ],
@@ -283,3 +284,27 @@ def test_device_label_names_the_device_and_resolves_auto() -> None:
         assert train.device_label("auto").startswith("cuda (")
     else:
         assert train.device_label("auto") == cpu
+
+
+def test_divergence_is_an_explosion_of_the_loss_or_a_run_that_ends_at_chance_without_learning() -> None:
+    from harness.train import at_chance, exploded
+
+    assert exploded([2.3, 1.9, float("nan")]).startswith("diverged: non-finite")
+    assert "over 10x epoch 1's" in exploded([2.3, 4e25])
+    assert exploded([2.3, 2.0, 22.0]) == "" and exploded([2.3, 24.0]) != ""
+    assert exploded([1e9]) == ""  # one epoch: nothing to compare with
+    assert "chance accuracy" in at_chance([2.30, 2.31, 2.35], 10.0, 10)
+    assert at_chance([2.30, 2.10], 10.0, 10) == ""  # the loss fell: a weak run, not a diverged one
+    assert at_chance([2.30, 2.31], 35.0, 10) == ""  # above chance
+    assert at_chance([2.30], 10.0, 10) == ""  # one epoch
+
+
+def test_a_run_at_lr_50_is_recorded_as_diverged(one_torch_thread) -> None:
+    from harness.data import synthetic
+    from harness.train import BPE, train
+
+    config = BPE.from_preset("cpu-tiny", epochs=3, lr=50.0)
+    result = train("|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|",
+                   config, synthetic(num_classes=10), seed=0, device="cpu", record_curve=False)  # fmt: skip
+    assert result.failed and np.isnan(result.score)
+    assert result.reason.startswith("diverged:")

@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import importlib
 import pkgutil
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 
 HELPER_MODULES = {"common", "options", "__main__"}
 """Every other module under harness.app.cli is a subcommand defining `add_parser(subparsers)`."""
@@ -28,11 +30,38 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    restore = _interrupt_on_sigterm()
     try:
         return int(args.handler(args) or 0)
-    except ValueError as err:
-        print(f"bpebench {args.command}: error: {err}", file=sys.stderr)
+    except (ValueError, OSError, EOFError) as err:
+        # bad input, and the expected failures of reading and writing user-named files (OS, HDF5, pickle, zip)
+        print(f"bpebench {args.command}: error: {describe_error(err)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("interrupted; stored results are kept and a rerun resumes", file=sys.stderr)
         return 130
+    finally:
+        restore()
+
+
+def _interrupt_on_sigterm() -> Callable[[], None]:
+    """Make SIGTERM shut down as Ctrl-C does (workers stopped, stores closed); returns what puts the old one back."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.getsignal(signal.SIGTERM)
+    signal.signal(signal.SIGTERM, interrupt)
+    return lambda: signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+
+
+def describe_error(err: BaseException) -> str:
+    """The message of an expected error, naming the file an OS error is about."""
+    if isinstance(err, OSError) and err.filename is not None:
+        target = f"{err.filename} -> {err.filename2}" if err.filename2 is not None else str(err.filename)
+        return f"{target}: {err.strerror or err}"
+    if isinstance(err, ValueError | OSError):
+        return str(err)
+    return f"{type(err).__name__}: {err}"

@@ -23,7 +23,8 @@ def add_dataset_option(parser: argparse.ArgumentParser, default: str = "cifar10-
 
 
 def open_groundtruth(args: argparse.Namespace) -> GroundTruth:
-    return GroundTruth.open(args.groundtruth)
+    """The file `--groundtruth` names (it must exist), else the default one, built on first use."""
+    return GroundTruth.open(args.groundtruth, build=args.groundtruth is None)
 
 
 def print_json(payload: object) -> None:

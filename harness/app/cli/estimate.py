@@ -8,6 +8,10 @@ import estimators
 from harness.app.cli.common import add_dataset_option, add_groundtruth_option, fmt_ci, open_groundtruth, print_json
 from harness.app.cli.options import add_execution_flags, add_option_flags, live_options
 from harness.evaluate import Target, evaluate, select_archs
+from harness.records import fmt_num
+
+SHOWN_FAILURES = 10
+"""Failed archs named in the human output."""
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -54,10 +58,15 @@ def _estimate(args: argparse.Namespace) -> int:
     print(f"  Spearman        {fmt_ci(report['spearman'])}")
     print(f"  precision@top5% {fmt_ci(report['precision_at_5'])}")
     print(f"  tau in top 10%  {fmt_ci(report['tau_top_10'])}")
-    print(f"  regret          {report['regret']:.3f} accuracy points")
+    print(f"  regret          {fmt_num(report['regret'])} accuracy points")
     cost = payload["cost"]
     print(
         f"  cost per arch   {cost['seconds_per_arch']:.3g} s on {cost['device']}; "
         f"{cost['train_macs_per_arch']:.3g} training + {cost['eval_macs_per_arch']:.3g} evaluation multiply-adds"
     )
+    failures = payload["metadata"].get("failures", [])
+    for failure in failures[:SHOWN_FAILURES]:
+        print(f"  failed: arch {failure['arch']}: {failure['reason']}")
+    if len(failures) > SHOWN_FAILURES:
+        print(f"  ... and {len(failures) - SHOWN_FAILURES} more failed archs (all of them under --json)")
     return 0

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
+from harness import records
 from harness.app.suite import SUITES
 
 
@@ -21,9 +21,10 @@ def _leaderboard(args: argparse.Namespace) -> int:
     from harness.app.leaderboard import write_all
     from harness.app.report import available_suites, build_report
 
+    out = records.check_output_folder(args.out, "--out")
     suites = args.suite or available_suites()
     if not suites:
         raise ValueError("no stored suite runs; run `bpebench suite quick` first")
-    for path in write_all([build_report(s) for s in suites], Path(args.out)):
+    for path in write_all([build_report(s) for s in suites], out):
         print(f"wrote {path}")
     return 0

@@ -129,7 +129,9 @@ def _mip(args: argparse.Namespace) -> int:
     if args.workers is not None and args.workers < 1:
         raise ValueError(f"--workers must be at least 1, got {args.workers}")
     key = hashlib.sha256(json.dumps(experiment.to_dict(), sort_keys=True).encode()).hexdigest()[:12]
-    out = Path(args.out).expanduser() if args.out else paths.cache_dir() / "mip" / f"{key}.json"
+    out = records.check_output(Path(args.out) if args.out else paths.cache_dir() / "mip" / f"{key}.json", "--out")
+    if args.markdown:
+        records.check_output(args.markdown, "--markdown")
     log = (lambda _: None) if args.quiet else (lambda line: print(line, flush=True))
     with open_groundtruth(args) as gt, Store(args.store) as store:
         execution = Execution(args.data_root, store, args.workers, args.scheduler, progress=not args.quiet)

@@ -11,6 +11,7 @@ import h5py
 import numpy as np
 
 from harness import space
+from harness.checks import is_int
 from harness.groundtruth import schema
 
 
@@ -63,6 +64,8 @@ class CsvTableSource:
         self, path: str | Path, key: str, columns: tuple[ColumnSpec, ...], hp: int, seed: int = schema.MEAN_SEED
     ):
         schema.check_hp(hp)
+        if not (seed == schema.MEAN_SEED or is_int(seed, 0)):
+            raise ValueError(f"seed must be an int >= 0, or {schema.MEAN_SEED} for a mean over seeds; got {seed!r}")
         if not columns:
             raise ValueError("name at least one column to merge (COLUMN=DATASET:SPLIT:METRIC or a preset)")
         self.path, self.key, self.columns, self.hp, self.seed = Path(path), key, columns, hp, seed
@@ -81,6 +84,9 @@ class CsvTableSource:
         missing = [c for c in wanted if c not in header]
         if missing:
             raise ValueError(f"{self.path} lacks column(s) {', '.join(missing)}; it has: {', '.join(header)}")
+        ragged = [line for line, row in enumerate(rows, start=2) if None in row or None in row.values()]
+        if ragged:
+            raise ValueError(f"{self.path}: {_lines(ragged)} do(es) not have {len(header)} fields like the header")
         return rows
 
     def write(self, h5: h5py.File, progress: bool = True) -> dict:
@@ -91,6 +97,7 @@ class CsvTableSource:
             values = np.full((len(arch_strings), 1), np.nan)
             for row, index in zip(rows, indices, strict=True):
                 values[index, 0] = _number(row[spec.column], spec.column, self.path)
+            _check_range(spec, [_number(row[spec.column], spec.column, self.path) for row in rows], self.path)
             unit = "%" if spec.metric == "acc" else ""
             path = f"{schema.group_path(spec.dataset, self.hp, spec.split)}/{spec.metric}"
             schema.write_table(h5, path, schema.Table(values=values, seeds=(self.seed,)), unit=unit)
@@ -115,9 +122,30 @@ class CsvTableSource:
                 space.parse(key)
                 index = lookup[key]
             indices.append(index)
-        if len(set(indices)) != len(indices):
-            raise ValueError(f"{self.path}: some archs appear in more than one row")
+        first: dict[int, int] = {}
+        repeated = [line for line, index in enumerate(indices, start=2) if first.setdefault(index, line) != line]
+        if repeated:
+            raise ValueError(f"{self.path}: {_lines(repeated)}: an arch in more than one row (an earlier row has it)")
         return indices
+
+
+RANGES: dict[str, tuple[float, float]] = {"acc": (0.0, 100.0)}
+"""Allowed values per metric (accuracy in %); every other metric and cost (loss, seconds, counts) is >= 0."""
+
+
+def _check_range(spec: ColumnSpec, values: list[float], path: Path) -> None:
+    """A ValueError naming the rows of `spec.column` outside its metric's range (NaN = missing is allowed)."""
+    low, high = RANGES.get(spec.metric, (0.0, float("inf")))
+    bad = [line for line, v in enumerate(values, start=2) if not np.isnan(v) and not (low <= v <= high and v < np.inf)]
+    if bad:
+        allowed = f"in [{low:g}, {high:g}]" if np.isfinite(high) else f"finite and >= {low:g}"
+        verb = "is" if len(bad) == 1 else "are"
+        raise ValueError(f"{path}: column {spec.column!r} ({spec.metric}) must be {allowed}; {_lines(bad)} {verb} not")
+
+
+def _lines(lines: list[int]) -> str:
+    shown = ", ".join(map(str, lines[:5])) + (f" and {len(lines) - 5} more" if len(lines) > 5 else "")
+    return f"line{'s' * (len(lines) > 1)} {shown}"
 
 
 def _number(text: str, column: str, path: Path) -> float:

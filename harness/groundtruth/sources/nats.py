@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import bz2
 import hashlib
-import pickle
 from pathlib import Path
 
 import h5py
 from tqdm import tqdm
 
+from harness import safe_pickle
 from harness.groundtruth.sources.arch_results import ArchResultsCollector
 
 META_FILE = "meta.pickle.pbz2"
@@ -19,7 +19,7 @@ def load_pbz2(path: Path) -> object:
     """Unpickle a bz2-compressed pickle, turning any decoding failure into a clear ValueError."""
     try:
         with bz2.open(path, "rb") as handle:
-            return pickle.load(handle)
+            return safe_pickle.load(handle)
     except Exception as err:
         raise ValueError(f"{path} is not a readable NATS-Bench .pickle.pbz2 file: {err}") from err
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import pickle
+import re
 from pathlib import Path
 
 import h5py
@@ -47,8 +49,17 @@ class Nb201PthSource:
 def _load(path: Path) -> dict:
     import torch
 
-    try:
-        data = torch.load(path, map_location="cpu", weights_only=False)
+    try:  # weights_only: plain containers, numbers, strings and tensors only; a pickle that runs code is refused
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        if "GLOBAL" not in str(err):
+            raise ValueError(f"{path} is not a readable NB201 .pth file: {str(err).splitlines()[0]}") from None
+        culprit = re.search(r"GLOBAL (\S+)", str(err))
+        named = f" (it names {culprit.group(1)})" if culprit else ""
+        raise ValueError(
+            f"{path} was refused: an NB201 .pth holds only plain containers, numbers, strings and tensors, and this "
+            f"one holds other types{named}, which could run code when loaded; load only trusted files"
+        ) from None
     except Exception as err:
         raise ValueError(f"{path} is not a readable NB201 .pth file: {err}") from err
     missing = [

