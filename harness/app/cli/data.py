@@ -21,6 +21,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     build.add_argument(
         "--merge", action="store_true", help="add the source to the existing file instead of replacing it"
     )
+    build.add_argument(
+        "--drop-merged",
+        action="store_true",
+        help="rebuild without the tables merged earlier (default: redo each merge from its file, or refuse)",
+    )
     build.set_defaults(handler=_build)
 
     info = commands.add_parser("info", help="show provenance and every stored metric")
@@ -48,7 +53,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _build(args: argparse.Namespace) -> int:
-    path = build_file(args.source, path=args.path, out=args.out, merge=args.merge)
+    path = build_file(args.source, path=args.path, out=args.out, merge=args.merge, drop_merged=args.drop_merged)
     print(f"ground truth written to {path}")
     return 0
 
@@ -61,7 +66,9 @@ def _info(args: argparse.Namespace) -> int:
             return 0
         print(f"{gt.path}  (schema {gt.attrs['schema_version']}, {gt.num_archs} archs)")
         for record in gt.provenance:
-            origin = record.get("version", record.get("path", ""))
+            origin = record.get("version", record.get("path", record.get("origin", "")))
+            if "license" in record:
+                origin += f", {record['license']}, source sha256 {record['source_sha256'][:12]}"
             print(f"  source {record['source']}  built {record['built_at']}  {origin}")
         print(f"  {'dataset':<15} {'hp':>4} {'split':<9} {'name':<11} {'archs':>6} {'curve':>5}  seeds")
         for r in rows:
