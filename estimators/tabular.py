@@ -9,6 +9,7 @@ import numpy as np
 
 from estimators import register
 from harness import network
+from harness.checks import Unavailable
 from harness.datasets import NUM_CLASSES, RESOLUTION, SELECTION_IMAGES, TRAIN_IMAGES, default_split
 from harness.estimation import NB201_GPU, Estimation, Reads, free
 from harness.groundtruth import GroundTruth, schema
@@ -52,6 +53,16 @@ class ScheduleEstimator:
         hps = (200, self.hp)
         costs = [f"{schema.group_path(d, hp, schema.COST_GROUP)}/train_time" for d in schema.DATASETS for hp in hps]
         return values + costs
+
+    def check(self, dataset: str) -> None:
+        """Refuse, naming the fix, when the file lacks this schedule's table for `dataset`."""
+        if not self.gt.has(dataset, default_split(dataset), "acc", hp=self.hp):
+            raise Unavailable(
+                f"{self.gt.path} has no {self.hp}-epoch (hp={self.hp}) accuracy table for {dataset}",
+                "`bpebench data build` (it merges the packaged 12-epoch table and keeps earlier merges)"
+                if self.hp == 12
+                else f"`bpebench data add-csv FILE --hp {self.hp} --column ...`",
+            )
 
     def trials(self, dataset: str) -> Trials:
         """All recorded trials of every arch, with the cost of one."""

@@ -393,6 +393,11 @@ class ZeroCostEstimator:
             config["batch_size"] = s.batch_size
         return config
 
+    def check(self, dataset: str) -> None:
+        """Refuse, naming the fix, when a proxy that needs images finds none."""
+        if self.name not in DATA_FREE:
+            data.require(dataset, paths.data_root(self.execution.data_root))
+
     def estimate(self, archs: np.ndarray, dataset: str, seed: int = 0) -> Estimation:
         archs = np.asarray(archs)
         if self.execution.store is not None:

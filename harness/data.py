@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from harness import paths, records
-from harness.checks import require_int
+from harness.checks import Unavailable, require_int
 from harness.datasets import DATASETS, SPLITS, TABLE, Dataset
 from harness.paths import cache_dir as _cache_root
 
@@ -277,6 +277,30 @@ def synthetic(
     return DatasetSplits("synthetic", train, evals, num_classes, mean, std)  # type: ignore[arg-type]
 
 
+def locate(name: str, root: str | os.PathLike[str] | None = None) -> Path | None:
+    """The folder `load(name, root)` would read (None where there is none), found without reading any image."""
+    spec = _spec(name)
+    data_root = _data_root(root)
+    if name == "ImageNet16-120":
+        candidates = [data_root, *(data_root / folder for folder in spec.folders)]
+        return next((f for f in candidates if (f / IMAGENET16_VAL_FILE).is_file()), None)
+    torchvision_dir = data_root / _TORCHVISION_FOLDERS["cifar100" if name == "cifar100" else "cifar10"]
+    return torchvision_dir if torchvision_dir.is_dir() else _find_image_folder(data_root, spec)
+
+
+def require(name: str, root: str | os.PathLike[str] | None = None) -> None:
+    """Raise `Unavailable` (naming the folder looked in and how to get the images) unless `name` can be loaded."""
+    if str(root) == paths.SYNTHETIC_ROOT or locate(name, root) is not None:
+        return
+    where = _data_root(root)
+    if name == "ImageNet16-120":
+        enable = f"put NB201's ImageNet16 pickles in {where}/ImageNet16 (or pass --data-root DIR)"
+    else:
+        family = "cifar100" if name == "cifar100" else "cifar10"
+        enable = f"`bpebench data fetch {family}` (a torchvision download), or --data-root DIR holding it"
+    raise Unavailable(f"no {name} images under {where}", enable)
+
+
 def _spec(name: str) -> _Spec:
     if name not in _SPECS:
         raise ValueError(f"unknown dataset {name!r}; allowed: {', '.join(DATASETS)}")
@@ -319,8 +343,8 @@ def _load_cifar(
     looked = [torchvision_dir, *(_folder_candidates(root, spec))]
     raise ValueError(
         f"{name} data not found; looked for a torchvision folder or train/ and test/ ImageFolder layout at: "
-        f"{', '.join(map(str, looked))}. Pass download=True to fetch {family} with torchvision, or point root at "
-        "a folder with train/<class>/*.jpg and test/<class>/*.jpg"
+        f"{', '.join(map(str, looked))}. Run `bpebench data fetch {family}` (or pass download=True) to fetch it with "
+        "torchvision, or point the data root at a folder with train/<class>/*.jpg and test/<class>/*.jpg"
     )
 
 

@@ -22,8 +22,36 @@ FREE_MACS = 1e6
 """Where free estimators are drawn on the log cost axis."""
 
 
-def write_all(reports: list[SuiteReport], out: Path) -> list[Path]:
-    """Write every output under `out`; returns the paths written."""
+def entry_count(reports: list[SuiteReport]) -> int:
+    """Rows of the leaderboard: estimator and search entries over all suites."""
+    return sum(len(r.estimators) + len(r.searches) for r in reports)
+
+
+def stored_entry_count(out: Path) -> int:
+    """Rows of the leaderboard already written under `out` (0 where there is none)."""
+    path = out / "leaderboard.csv"
+    if not path.is_file():
+        return 0
+    with path.open(newline="") as handle:
+        return sum(1 for _ in csv.DictReader(handle))
+
+
+def check_replace(reports: list[SuiteReport], out: Path) -> None:
+    """Refuse to replace a leaderboard under `out` that has more entries than this one."""
+    before, now = stored_entry_count(out), entry_count(reports)
+    if before > now:
+        missing = sum(len(r.skipped) for r in reports)
+        raise ValueError(
+            f"{out} holds a leaderboard of {before} entries and this one has {now} ({missing} skipped in the stored "
+            "suite runs; `bpebench suite NAME` lists each with the command that enables it). Pass --force to replace "
+            "it anyway, or --out DIR to write this one elsewhere"
+        )
+
+
+def write_all(reports: list[SuiteReport], out: Path, force: bool = True) -> list[Path]:
+    """Write every output under `out` (unless it would replace a bigger leaderboard and not `force`); the paths."""
+    if not force:
+        check_replace(reports, out)
     out.mkdir(parents=True, exist_ok=True)
     written = [
         _write(out / "LEADERBOARD.md", markdown(reports)),
@@ -102,10 +130,11 @@ def blocks(reports: list[SuiteReport]) -> list[Block]:
             "evaluation; seconds of different devices are never compared.",
         ),
     ]
+    out += _missing_blocks(reports)
     for report in reports:
         p = report.provenance
         out += [
-            ("h", 2, f"Suite `{report.suite}`"),
+            ("h", 2, f"Suite `{report.label or report.suite}`"),
             (
                 "p",
                 f"Run at {p['date']} on commit `{p['commit']}`, {p['machine']}, Python {p['python']}; "
@@ -191,8 +220,6 @@ def blocks(reports: list[SuiteReport]) -> list[Block]:
                 ),
                 ("table", header, rows),
             ]
-        if report.skipped:
-            out += [("h", 3, "Skipped in this run"), ("ul", [f"{s['what']}: {s['reason']}" for s in report.skipped])]
     plots = sorted({f"pareto_{r.dataset}.png" for report in reports for r in report.estimators})
     if any(_budgeted(report) for report in reports):
         plots.append("search_trajectories.png")
@@ -200,6 +227,20 @@ def blocks(reports: list[SuiteReport]) -> list[Block]:
         out.append(("h", 2, "Plots"))
         out += [("img", plot, plot.removesuffix(".png")) for plot in plots]
     return out
+
+
+def _missing_blocks(reports: list[SuiteReport]) -> list[Block]:
+    """At the top: which entries the stored runs skipped, why, and what enables each (nothing when complete)."""
+    rows = [
+        [r.suite, s["what"], s["reason"], s.get("enable", "-")] for r in reports for s in r.skipped
+    ]
+    if not rows:
+        return [("p", f"Complete: every entry of the suites shown ran ({entry_count(reports)} entries).")]
+    text = (
+        f"**Incomplete: {len(rows)} entries are missing** ({entry_count(reports)} ran). The suite runs skipped them "
+        "for the reasons below; each becomes available with the command beside it, then `bpebench suite NAME` again."
+    )
+    return [("h", 2, "Missing entries"), ("p", text), ("table", ["suite", "entry", "why", "enable with"], rows)]
 
 
 def markdown(reports: list[SuiteReport]) -> str:

@@ -43,7 +43,7 @@ import estimators
 import searchers as registry
 from harness import paths
 from harness.datasets import default_split, nb201_test
-from harness.estimation import Execution
+from harness.estimation import Execution, check_ready
 from harness.executor import Executor
 from harness.groundtruth import GroundTruth, schema
 from harness.metrics import welch
@@ -122,6 +122,13 @@ class SearchSpec:
             return estimators.create(self.estimator, gt, **self.estimator_options)
         execution = Execution(self.data_root, store, workers=1, progress=False)
         return estimators.create(self.estimator, gt, **self.estimator_options, execution=execution)
+
+    def check(self, gt: GroundTruth) -> None:
+        """Raise `Unavailable` once, before any seed, when the searcher or its estimator cannot run here."""
+        check_ready(self.build(), self.dataset)
+        estimator = self.build_estimator(gt)
+        if estimator is not None:
+            check_ready(estimator, self.dataset)
 
     def key(self, gt: GroundTruth) -> str:
         """Stable hash of everything that changes a search's outcome."""
@@ -236,6 +243,7 @@ def run(
     each as it ends, and report; seeds that raise are reported together after the others are stored."""
     if not seeds:
         raise ValueError("give at least one seed")
+    spec.check(gt)
     executor = Executor(workers, scheduler, progress=False)
     path = spec.store_path(gt)
     with _ResultsLog(path) as log:

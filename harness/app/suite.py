@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 
@@ -91,23 +92,33 @@ class Suite:
     images: str | None
     estimate: tuple[EstimateStep, ...]
     search: tuple[SearchStep, ...]
+    sha256: str = ""
+    """sha256 of the suite file's text: with the name, the key of the suite's stored record."""
+    origin: str = ""
+    """'shipped' or the path of the user's suite file."""
+
+    @property
+    def label(self) -> str:
+        """'quick (shipped, sha256 1a2b3c4d5e6f)': the name with where the file came from and its content hash."""
+        return f"{self.name} ({self.origin}, sha256 {self.sha256[:12]})"
 
     @classmethod
     def load(cls, name_or_path: str) -> Suite:
         """A shipped suite by name ('quick', 'standard', 'gpu') or a TOML file path."""
         if name_or_path in SUITES:
             text = (resources.files("harness.app") / "suites" / f"{name_or_path}.toml").read_text()
-            name = name_or_path
+            name, origin = name_or_path, "shipped"
         else:
             path = Path(name_or_path)
             if not path.is_file():
                 raise ValueError(f"unknown suite {name_or_path!r}; shipped: {', '.join(SUITES)}, or a TOML file path")
-            text, name = path.read_text(), path.stem
+            text, name, origin = path.read_text(), path.stem, str(path.resolve())
         try:
             raw = tomllib.loads(text)
         except tomllib.TOMLDecodeError as err:
             raise ValueError(f"suite {name}: invalid TOML: {err}") from err
-        return cls.from_dict(name, raw)
+        suite = cls.from_dict(name, raw)
+        return replace(suite, sha256=hashlib.sha256(text.encode()).hexdigest(), origin=origin)
 
     @classmethod
     def from_dict(cls, name: str, raw: dict) -> Suite:
@@ -140,7 +151,8 @@ class Suite:
             )
             for s in raw.get("search", [])
         )
-        return cls(name, raw.get("description", ""), tables, data.get("images"), estimate, search)
+        digest = hashlib.sha256(json.dumps(raw, sort_keys=True, default=str).encode()).hexdigest()
+        return cls(name, raw.get("description", ""), tables, data.get("images"), estimate, search, digest, "dict")
 
     def images_root(self) -> Path | None:
         """Image folder for live estimators: $BPEBENCH_DATA_ROOT, else the suite's folder in the shared data."""
@@ -151,17 +163,26 @@ class Suite:
         return paths.shared_data_dir() / self.images
 
 
-def record_path(suite: str) -> Path:
-    """Where a suite run leaves its record: what ran, under which keys, what was skipped, provenance."""
-    return paths.cache_dir() / "suites" / f"{suite}.json"
+def record_path(suite: Suite) -> Path:
+    """Where a suite run leaves its record (what ran, under which keys, what was skipped, provenance), keyed by the
+    suite's name and file content: a user's `quick.toml` never overwrites the shipped quick suite's record."""
+    return paths.cache_dir() / "suites" / f"{suite.name}-{suite.sha256[:16]}.json"
 
 
-def read_record(suite: str) -> dict:
+def read_record(suite: Suite) -> dict:
     path = record_path(suite)
     if not path.exists():
-        raise ValueError(f"no stored run of suite {suite!r} at {path}; run `bpebench suite {suite}` first")
+        command = suite.name if suite.origin == "shipped" else suite.origin
+        raise ValueError(f"no stored run of suite {suite.label} at {path}; run `bpebench suite {command}` first")
     return json.loads(path.read_text())
 
 
-def write_record(suite: str, record: dict) -> Path:
+def write_record(suite: Suite, record: dict) -> Path:
     return records.write_atomic(record_path(suite), json.dumps(record, indent=2, sort_keys=True) + "\n")
+
+
+def stored_records() -> list[Path]:
+    """Every stored suite record: the shipped suites' current files first (in `SUITES` order), then the others."""
+    shipped = [record_path(Suite.load(name)) for name in SUITES]
+    stored = sorted((paths.cache_dir() / "suites").glob("*.json"))
+    return [p for p in shipped if p.exists()] + [p for p in stored if p not in shipped]

@@ -5,25 +5,33 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from harness.app.suite import SUITES
-
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("leaderboard", help="regenerate results/ from stored suite runs (no new work)")
     parser.add_argument(
-        "--suite", action="append", choices=SUITES, help="suites to include (default: every suite with a stored run)"
+        "--suite",
+        action="append",
+        metavar="NAME|FILE",
+        help="a shipped suite's name or a suite TOML file (repeatable; default: every stored suite run)",
     )
     parser.add_argument("--out", default="results", help="output folder (default: results)")
+    parser.add_argument(
+        "--force", action="store_true", help="replace a leaderboard under --out even when it has more entries"
+    )
     parser.set_defaults(handler=_leaderboard)
 
 
 def _leaderboard(args: argparse.Namespace) -> int:
     from harness.app.leaderboard import write_all
-    from harness.app.report import available_suites, build_report
+    from harness.app.report import available_suites, build_report, record_of
 
-    suites = args.suite or available_suites()
-    if not suites:
+    records = [record_of(s) for s in args.suite] if args.suite else available_suites()
+    if not records:
         raise ValueError("no stored suite runs; run `bpebench suite quick` first")
-    for path in write_all([build_report(s) for s in suites], Path(args.out)):
+    reports = [build_report(r) for r in records]
+    for path in write_all(reports, Path(args.out), force=args.force):
         print(f"wrote {path}")
+    missing = sum(len(r.skipped) for r in reports)
+    if missing:
+        print(f"{missing} entries are missing (listed at the top of {Path(args.out) / 'LEADERBOARD.md'})")
     return 0
