@@ -294,11 +294,42 @@ def require(name: str, root: str | os.PathLike[str] | None = None) -> None:
         return
     where = _data_root(root)
     if name == "ImageNet16-120":
-        enable = f"put NB201's ImageNet16 pickles in {where}/ImageNet16 (or pass --data-root DIR)"
+        enable = f"NB201's ImageNet16 pickles in {where}/ImageNet16, or --data-root DIR (${paths.DATA_ROOT_ENV})"
     else:
         family = "cifar100" if name == "cifar100" else "cifar10"
-        enable = f"`bpebench data fetch {family}` (a torchvision download), or --data-root DIR holding it"
+        enable = f"`bpebench data fetch {family}` (a torchvision download), or --data-root DIR (${paths.DATA_ROOT_ENV})"
     raise Unavailable(f"no {name} images under {where}", enable)
+
+
+FETCHABLE = ("cifar10", "cifar100")
+"""Datasets `fetch` downloads (torchvision's CIFAR archives); cifar10 serves cifar10 and cifar10-valid."""
+
+
+def fetch(family: str, root: str | os.PathLike[str] | None = None) -> Path:
+    """Download `family` with torchvision into `root` (default: `paths.fetched_data_dir()`); returns the folder.
+
+    Already-downloaded archives are checked and kept. Without internet the error names `--data-root` as the way to use
+    a copy obtained elsewhere.
+    """
+    if family not in FETCHABLE:
+        raise ValueError(f"cannot fetch {family!r}; fetchable: {', '.join(FETCHABLE)} (ImageNet16-120: see the README)")
+    from urllib.error import URLError
+
+    from torchvision import datasets as tv_datasets
+
+    target = Path(root).expanduser() if root is not None else paths.fetched_data_dir()
+    target.mkdir(parents=True, exist_ok=True)
+    cls = tv_datasets.CIFAR100 if family == "cifar100" else tv_datasets.CIFAR10
+    try:
+        for train in (True, False):
+            cls(str(target), train=train, download=True)
+    except (URLError, OSError, RuntimeError) as err:
+        raise ValueError(
+            f"could not download {family} into {target} ({type(err).__name__}: {err}); without internet, copy "
+            f"torchvision's {_TORCHVISION_FOLDERS[family]} folder or an ImageFolder tree (train/<class>/*.png, "
+            f"test/<class>/*.png) from elsewhere and pass --data-root DIR (or set ${paths.DATA_ROOT_ENV})"
+        ) from err
+    return target
 
 
 def _spec(name: str) -> _Spec:

@@ -23,8 +23,11 @@ results file after another does not mark the later ones as made from a dirty tre
 
 
 def git_commit(root: Path | None = None) -> str:
-    """Commit of the working tree (suffixed '+dirty' when its code has uncommitted changes), or 'unknown'."""
+    """Commit of the source checkout (suffixed '+dirty' when its code has uncommitted changes); in an installed copy
+    the commit written at build time (`harness/COMMIT`); else 'unknown (bpe-bench VERSION)'."""
     root = root or Path(__file__).resolve().parents[1]
+    if not (root / "pyproject.toml").is_file():
+        return _built_commit()
     try:
         commit = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True, check=True
@@ -36,8 +39,14 @@ def git_commit(root: Path | None = None) -> str:
             text=True,
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
-        return "unknown"
+        return _built_commit()
     return commit + ("+dirty" if dirty else "")
+
+
+def _built_commit() -> str:
+    stamped = Path(__file__).resolve().parent / "COMMIT"
+    commit = stamped.read_text().strip() if stamped.is_file() else "unknown"
+    return commit if commit != "unknown" else f"unknown (bpe-bench {versions(('bpe-bench',))['bpe-bench']})"
 
 
 def versions(packages: tuple[str, ...] = PACKAGES) -> dict[str, str]:

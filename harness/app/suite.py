@@ -155,12 +155,14 @@ class Suite:
         return cls(name, raw.get("description", ""), tables, data.get("images"), estimate, search, digest, "dict")
 
     def images_root(self) -> Path | None:
-        """Image folder for live estimators: $BPEBENCH_DATA_ROOT, else the suite's folder in the shared data."""
+        """Image folder for live estimators: $BPEBENCH_DATA_ROOT, else the suite's folder in the shared data, else the
+        datasets `bpebench data fetch` downloaded."""
         if os.environ.get(paths.DATA_ROOT_ENV):
             return Path(paths.data_root())
         if self.images is None:
             return None
-        return paths.shared_data_dir() / self.images
+        shared = paths.shared_data_dir() / self.images
+        return shared if shared.exists() or not paths.fetched_data_dir().is_dir() else paths.fetched_data_dir()
 
 
 def record_path(suite: Suite) -> Path:

@@ -28,6 +28,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     build.set_defaults(handler=_build)
 
+    fetch = commands.add_parser("fetch", help="download CIFAR images for live training (torchvision, into the cache)")
+    fetch.add_argument("name", choices=("cifar10", "cifar100"), help="dataset (cifar10 serves cifar10-valid too)")
+    fetch.add_argument("--root", help="download folder (default: <cache>/datasets, found there by every command)")
+    fetch.set_defaults(handler=_fetch)
+
     info = commands.add_parser("info", help="show provenance and every stored metric")
     add_groundtruth_option(info)
     info.add_argument("--json", action="store_true", help="print JSON")
@@ -55,6 +60,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def _build(args: argparse.Namespace) -> int:
     path = build_file(args.source, path=args.path, out=args.out, merge=args.merge, drop_merged=args.drop_merged)
     print(f"ground truth written to {path}")
+    return 0
+
+
+def _fetch(args: argparse.Namespace) -> int:
+    from harness.data import fetch
+
+    folder = fetch(args.name, args.root)
+    print(f"{args.name} images in {folder}")
+    if args.root is not None:
+        print(f"pass --data-root {folder} (or set {paths.DATA_ROOT_ENV}={folder}) to use them")
     return 0
 
 
