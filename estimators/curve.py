@@ -35,15 +35,10 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
-from sklearn.compose import TransformedTargetRegressor
-from sklearn.ensemble import GradientBoostingRegressor, RandomForestRegressor
-from sklearn.model_selection import GridSearchCV, KFold
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
-from sklearn.svm import NuSVR
 
 from estimators import register
-from harness import network, paths, space
+from harness import counts as network
+from harness import paths, space
 from harness.datasets import NUM_CLASSES, RESOLUTION, SELECTION_IMAGES, TRAIN_IMAGES, default_split
 from harness.estimation import NB201_GPU, Estimation, Reads
 from harness.groundtruth import GroundTruth, schema
@@ -133,6 +128,13 @@ class CurveExtrapolator:
         return np.hstack([arch_feats, curve_features(curves, self.k)])
 
     def _make(self, n: int):
+        from sklearn.compose import TransformedTargetRegressor
+        from sklearn.ensemble import GradientBoostingRegressor, RandomForestRegressor
+        from sklearn.model_selection import GridSearchCV, KFold
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+        from sklearn.svm import NuSVR
+
         if self.model == "random_forest":
             return RandomForestRegressor(n_estimators=300, min_samples_leaf=2, random_state=self.seed)
         if self.model == "gradient_boosting":

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from estimators import register
-from harness import network
+from harness import counts
 from harness.checks import Unavailable
 from harness.datasets import NUM_CLASSES, RESOLUTION, SELECTION_IMAGES, TRAIN_IMAGES, default_split
 from harness.estimation import NB201_GPU, Estimation, Reads, free
@@ -136,7 +136,7 @@ def nb201_costs(gt: GroundTruth, dataset: str, hp: int) -> tuple[np.ndarray, np.
 def _forward_macs(arch_strings: tuple[str, ...], dataset: str) -> np.ndarray:
     """Multiply-adds of one forward pass of each arch at NB201 size on `dataset`."""
     size = {"num_classes": NUM_CLASSES[dataset], "resolution": RESOLUTION[dataset]}
-    return np.array([network.flops(a, **size) for a in arch_strings]) * 1e6
+    return np.array([counts.flops(a, **size) for a in arch_strings]) * 1e6
 
 
 def _train_seconds(gt: GroundTruth, dataset: str, hp: int) -> np.ndarray:

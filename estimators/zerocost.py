@@ -38,19 +38,22 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
-import torch
-import torch.nn.functional as F
-from torch import nn
 
 from estimators import register
-from harness import data, network, paths, space
+from harness import data, paths, space
 from harness import store as results_store
 from harness.datasets import NUM_CLASSES, RESOLUTION
 from harness.estimation import Estimation, Execution
 from harness.groundtruth import GroundTruth
+from harness.lazy import lazy
 from harness.registry import configured
 from harness.stored import run_stored
 from harness.train import device_label
+
+torch = lazy("torch")
+F = lazy("torch.nn.functional")
+nn = lazy("torch.nn")
+network = lazy("harness.network")
 
 PROXIES: tuple[str, ...] = ("synflow", "snip", "grasp", "fisher", "jacob_cov", "grad_norm", "naswot")
 DATA_FREE = frozenset({"synflow"})

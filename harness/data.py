@@ -26,14 +26,16 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from harness import paths, records
 from harness.checks import Unavailable, require_int
 from harness.datasets import DATASETS, SPLITS, TABLE, Dataset
+from harness.lazy import lazy
 from harness.paths import cache_dir as _cache_root
+
+torch = lazy("torch")
+F = lazy("torch.nn.functional")
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 IMAGENET16_TRAIN_FILES = tuple(f"train_data_batch_{i}" for i in range(1, 11))

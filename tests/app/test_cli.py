@@ -1,3 +1,4 @@
+import argparse
 import json
 import shutil
 import subprocess
@@ -76,3 +77,30 @@ def test_console_script_exit_code(gt_file):
         text=True,
     )
     assert result.returncode == 2 and "unknown estimator" in result.stderr
+
+
+def test_parser_and_table_estimates_do_not_import_torch(gt_file):
+    """`bpebench --help` and table estimators start without torch, scikit-learn or matplotlib (seconds each)."""
+    code = (
+        "import sys\n"
+        "from harness.app.cli import build_parser, main\n"
+        "build_parser(['--help'])\n"
+        f"argv = ['estimate', 'params', '--archs', '50', '--bootstrap', '10', '--groundtruth', {str(gt_file)!r}]\n"
+        "assert main(argv) == 0\n"
+        "heavy = [m for m in ('torch', 'sklearn', 'matplotlib', 'distributed') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+
+
+def test_every_subcommand_module_is_listed_with_its_help():
+    import pkgutil
+
+    import harness.app.cli as cli
+
+    modules = {m.name for m in pkgutil.iter_modules(cli.__path__)} - {"common", "options", "__main__"}
+    assert modules == set(cli.COMMANDS)
+    full = cli.build_parser()  # every module imported: each registers the help of the table
+    choices = next(a for a in full._actions if isinstance(a, argparse._SubParsersAction))._choices_actions
+    assert {c.dest: c.help for c in choices} == cli.COMMANDS

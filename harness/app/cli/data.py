@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 
 from harness import paths
+from harness.app.cli import COMMANDS
 from harness.app.cli.common import add_groundtruth_option, open_groundtruth, print_json
 from harness.groundtruth import SOURCES, build_file, merge_into
 from harness.groundtruth.sources.csv_table import PRESETS, ColumnSpec, CsvTableSource
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("data", help="build, inspect and extend the ground-truth HDF5 file")
+    parser = subparsers.add_parser("data", help=COMMANDS["data"])
     commands = parser.add_subparsers(dest="data_command", required=True, metavar="ACTION")
 
     build = commands.add_parser("build", help="build the ground-truth file from a source (atomic)")

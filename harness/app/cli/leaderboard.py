@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from harness.app.cli import COMMANDS
+
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("leaderboard", help="regenerate results/ from stored suite runs (no new work)")
+    parser = subparsers.add_parser("leaderboard", help=COMMANDS["leaderboard"])
     parser.add_argument(
         "--suite",
         action="append",

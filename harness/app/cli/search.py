@@ -10,6 +10,7 @@ from dataclasses import replace
 
 import estimators
 import searchers
+from harness.app.cli import COMMANDS
 from harness.app.cli.common import add_dataset_option, add_groundtruth_option, open_groundtruth, print_json
 from harness.app.cli.options import (
     OPTION,
@@ -37,7 +38,7 @@ DARTS_ONLY = ("synthetic", "device")
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "search",
-        help="run a NAS searcher with an estimator under a budget, over seeds",
+        help=COMMANDS["search"],
         description="Searchers: " + "; ".join(f"{e.name}: {e.summary}" for e in searchers.entries()),
     )
     parser.add_argument("algo", metavar="ALGO", help=f"searcher: {', '.join(searchers.names())}")

@@ -8,6 +8,7 @@ import time
 import numpy as np
 
 import estimators
+from harness.app.cli import COMMANDS
 from harness.app.cli.common import add_dataset_option, add_groundtruth_option, open_groundtruth, print_json
 from harness.app.cli.options import add_execution_flags, add_option_flags, entry_config
 
@@ -15,7 +16,7 @@ from harness.app.cli.options import add_execution_flags, add_option_flags, entry
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "train",
-        help="train one architecture under a BPE and print accuracy per epoch and the cost",
+        help=COMMANDS["train"],
         description="Train one NB201 architecture (arch string or index) and compare with NB201's recorded accuracy.",
     )
     parser.add_argument("arch", metavar="ARCH", help="arch string like '|nor_conv_3x3~0|+|...|' or an index 0..15624")
