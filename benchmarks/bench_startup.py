@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -24,16 +23,28 @@ COMMANDS = {"help": ["--help"], "estimate params": ["estimate", "params", "--arc
 ROOT = Path(__file__).resolve().parents[1]
 
 
+PEAK_RSS = """
+import resource, runpy, sys
+sys.argv[0] = "bpebench"
+code = 0
+try:
+    runpy.run_module("harness.app.cli", run_name="__main__")
+except SystemExit as exit:
+    code = exit.code or 0
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)
+sys.exit(code)
+"""
+"""Runs the CLI as `python -m harness.app.cli` does and reports its own peak RSS (KB) on stderr."""
+
+
 def _run_once(tree: Path, argv: list[str]) -> tuple[float, float]:
     """Wall seconds and peak RSS (MB) of one run of the CLI of `tree`."""
     env = dict(os.environ, PYTHONPATH=str(tree))
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "harness.app.cli", *argv], cwd=tree, env=env, check=True,
-                   stdout=subprocess.DEVNULL)  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", PEAK_RSS, *argv], cwd=tree, env=env, check=True,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
     wall = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return wall, max(peak, before) / 1024
+    return wall, int(done.stderr.strip().splitlines()[-1]) / 1024
 
 
 def measure(tree: Path, repeat: int) -> dict:
@@ -46,7 +57,7 @@ def measure(tree: Path, repeat: int) -> dict:
             "min_s": round(min(walls), 3),
             "median_s": round(statistics.median(walls), 3),
             "repeat": repeat,
-            "peak_rss_mb_max_so_far": round(max(r for _, r in runs)),
+            "peak_rss_mb": round(max(r for _, r in runs)),
         }
     return found
 
@@ -65,7 +76,10 @@ def main() -> int:
     for label, figures in results.items():
         for name in COMMANDS:
             f = figures[name]
-            print(f"{label:<10} {name:<16} min {f['min_s']:.2f} s  median {f['median_s']:.2f} s  (n={f['repeat']})")
+            print(
+                f"{label:<10} {name:<16} min {f['min_s']:.2f} s  median {f['median_s']:.2f} s  "
+                f"peak RSS {f['peak_rss_mb']} MB  (n={f['repeat']})"
+            )
     print(f"1-minute load average during the run: {load:.1f} on {os.cpu_count()} CPUs")
     if args.json:
         args.json.write_text(json.dumps({"load_average": load, "results": results}, indent=2) + "\n")
