@@ -11,6 +11,7 @@ COMMANDS: dict[str, str] = {
     "data": "build, inspect and extend the ground-truth HDF5 file",
     "estimate": "rank archs with an estimator and compare with ground truth",
     "leaderboard": "regenerate results/ from stored suite runs (no new work)",
+    "plan": "what a suite would run and skip, why, and about how long (nothing runs)",
     "mip": "search the BPE space with Minimum Importance Pruning (and random search at the same budget)",
     "search": "run a NAS searcher with an estimator under a budget, over seeds",
     "suite": "run a benchmark suite (resumes from stored results)",
