@@ -104,3 +104,12 @@ def test_every_subcommand_module_is_listed_with_its_help():
     full = cli.build_parser()  # every module imported: each registers the help of the table
     choices = next(a for a in full._actions if isinstance(a, argparse._SubParsersAction))._choices_actions
     assert {c.dest: c.help for c in choices} == cli.COMMANDS
+
+
+def test_arch_lookup_by_index_and_string(gt_file, capsys):
+    assert main(["arch", "11", "--groundtruth", str(gt_file)]) == 0
+    by_index = capsys.readouterr().out
+    assert "isomorphism class" in by_index and "cifar10-valid     12 x-valid" in by_index
+    arch = by_index.splitlines()[0].split(": ", 1)[1]
+    assert main(["arch", arch, "--groundtruth", str(gt_file), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["index"] == 11

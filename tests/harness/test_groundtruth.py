@@ -274,3 +274,28 @@ def test_storage_is_chunked_and_compressed(embedded_gt_path):
         ds = h5["datasets/cifar10-valid/hp200/x-valid/acc"]
         assert ds.chunks is not None and ds.compression == "gzip"
         assert list(ds.attrs["seeds"]) == [777, 888, 999]
+
+
+def test_record_of_one_arch_lists_every_metric_per_seed(gt):
+    record = gt.record(11)
+    assert record["arch"] == gt.arch(11) and record["class_size"] >= 1 and record["class_first_index"] <= 11
+    values = {(r["dataset"], r["hp"], r["split"], r["metric"], r["seed"]): r for r in record["values"]}
+    accuracies = [values[("cifar10-valid", 200, "x-valid", "acc", s)]["value"] for s in (777, 888, 999)]
+    np.testing.assert_allclose(accuracies, gt.metric("cifar10-valid", "x-valid", "acc", seeds="all")[11])
+    assert values[("cifar10-valid", 12, "x-valid", "acc", "mean")]["unit"] == "%"
+    assert values[("cifar10-valid", 200, "cost", "train_time", 777)]["unit"] == "s"
+    assert len(record["values"]) == sum(len(r["seeds"]) for r in gt.inventory())
+
+
+def test_record_frame_without_pandas_says_how_to_get_it(gt, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "pandas", None)  # an import of pandas now fails
+    with pytest.raises(ValueError, match="pip install pandas"):
+        gt.record_frame(11)
+
+
+def test_record_frame(gt):
+    pytest.importorskip("pandas")
+    table = gt.record_frame(11)
+    assert list(table.columns) == ["dataset", "hp", "split", "metric", "seed", "value", "unit"] and len(table) > 10

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 
 COMMANDS: dict[str, str] = {
+    "arch": "every stored metric of one architecture, per seed, with its string and isomorphism class",
     "data": "build, inspect and extend the ground-truth HDF5 file",
     "estimate": "rank archs with an estimator and compare with ground truth",
     "leaderboard": "regenerate results/ from stored suite runs (no new work)",
