@@ -92,6 +92,60 @@ def _estimator_name(row: EstimatorRow) -> str:
     return f"{row.estimator} ({row.options})" if row.options else row.estimator
 
 
+def _estimator_cells(r: EstimatorRow) -> list[str]:
+    return [
+        r.dataset,
+        _estimator_name(r),
+        r.family,
+        r.target,
+        str(r.n),
+        fmt_ci(r.kendall_tau, r.tau_low, r.tau_high),
+        fmt_ci(r.spearman, r.spearman_low, r.spearman_high),
+        fmt_ci(r.precision_at_5, r.precision_at_5_low, r.precision_at_5_high),
+        fmt_ci(r.tau_top_10, r.tau_top_10_low, r.tau_top_10_high),
+        _seconds_on(r.seconds_per_arch, r.device),
+        _macs(r.train_macs_per_arch),
+        _macs(r.eval_macs_per_arch),
+        str(r.n_failed),
+    ]
+
+
+def _optimum_text(searches: list[SearchRow]) -> str:
+    """'Regret = optimum - validation mean, in accuracy points; optimum 91.61 on cifar10-valid (...).'"""
+    optima = sorted({(s.dataset, s.optimum, s.target.rpartition(":")[0]) for s in searches})
+    where = "; ".join(f"{value:.2f} on {dataset} ({target}, best of all archs)" for dataset, value, target in optima)
+    return f"Regret = optimum - validation mean, in accuracy points; optimum {where}."
+
+
+def _identical_notes(searches: list[SearchRow]) -> list[Block]:
+    """A note for each group of searchers whose outcomes are identical (same estimator, limit and results)."""
+    groups: dict[tuple, list[str]] = {}
+    for s in searches:
+        key = (s.dataset, s.estimator, s.options, _limit(s), s.protocol, s.mean, s.std, s.test_mean)
+        groups.setdefault(key, []).append(s.searcher)
+    notes = []
+    for (dataset, estimator, _, limit, _, mean, _, _), names in sorted(groups.items(), key=str):
+        if len(names) > 1:
+            notes.append(
+                (
+                    "p",
+                    f"Identical outcomes: {', '.join(sorted(names))} with {estimator} on {dataset} ({limit}) chose "
+                    f"archs of the same ground truth in every seed ({mean:.2f} %). The estimator's scores, not the "
+                    "searcher, decide here: with a score that orders archs by size alone, every searcher that can "
+                    "reach the biggest archs within the limit ends on them.",
+                )
+            )
+    return notes
+
+
+def _by_sample(rows: list[EstimatorRow]) -> list[tuple[str, list[EstimatorRow]]]:
+    """Rows grouped by arch sample (its spec and seed), the biggest sample first."""
+    groups: dict[str, list[EstimatorRow]] = {}
+    for row in rows:
+        groups.setdefault(row.archs if row.seed == 0 else f"{row.archs}, seed {row.seed}", []).append(row)
+    return sorted(groups.items(), key=lambda item: (-max(r.n for r in item[1]), item[0]))
+
+
 def _sorted_estimators(rows: list[EstimatorRow]) -> list[EstimatorRow]:
     """By dataset, then arch sample (taus on different samples are not ranked together), then tau."""
     return sorted(
@@ -158,25 +212,23 @@ def blocks(reports: list[SuiteReport]) -> list[Block]:
                 "evaluation MACs per arch",
                 "failed",
             ]
-            rows = [
-                [
-                    r.dataset,
-                    _estimator_name(r),
-                    r.family,
-                    r.target,
-                    str(r.n),
-                    fmt_ci(r.kendall_tau, r.tau_low, r.tau_high),
-                    fmt_ci(r.spearman, r.spearman_low, r.spearman_high),
-                    fmt_ci(r.precision_at_5, r.precision_at_5_low, r.precision_at_5_high),
-                    fmt_ci(r.tau_top_10, r.tau_top_10_low, r.tau_top_10_high),
-                    _seconds_on(r.seconds_per_arch, r.device),
-                    _macs(r.train_macs_per_arch),
-                    _macs(r.eval_macs_per_arch),
-                    str(r.n_failed),
-                ]
-                for r in _sorted_estimators(report.estimators)
-            ]
-            out += [("h", 3, "Estimators"), ("table", header, rows)]
+            out.append(("h", 3, "Estimators"))
+            out.append(
+                ("p", "One table per arch sample: estimators are ranked against each other only on the same archs.")
+            )
+            for sample, sample_rows in _by_sample(report.estimators):
+                rows = [_estimator_cells(r) for r in _sorted_estimators(sample_rows)]
+                n = max(r.n for r in sample_rows)
+                out += [("h", 4, f"Sample `{sample}` (n = {n} archs)"), ("table", header, rows)]
+                if below := [r for r in sample_rows if r.tau_high < 0]:
+                    names = ", ".join(f"{_estimator_name(r)} on {r.dataset}" for r in below)
+                    out.append(
+                        (
+                            "p",
+                            f"Anti-correlated: the whole tau interval of {names} lies below 0, so that estimator "
+                            "ranks better archs lower; reversing it would help, using it as is hurts.",
+                        )
+                    )
             if report.ceilings:
                 out.append(("p", _ceiling_text(report.ceilings)))
         if report.searches:
@@ -187,8 +239,9 @@ def blocks(reports: list[SuiteReport]) -> list[Block]:
                 "limit",
                 "protocol",
                 "seeds",
-                "validation",
-                "test",
+                "validation (%)",
+                "regret (points)",
+                "test (%)",
                 "search cost (seconds)",
                 "search cost (MACs)",
                 "queries",
@@ -202,6 +255,7 @@ def blocks(reports: list[SuiteReport]) -> list[Block]:
                     s.protocol,
                     str(s.n),
                     fmt_mean_std(s.mean, s.std),
+                    fmt_num(s.optimum - s.mean),
                     fmt_mean_std(s.test_mean, s.test_std),
                     _seconds_on(s.mean_search_cost_s, s.cost_device),
                     _macs(s.mean_search_macs),
@@ -216,9 +270,11 @@ def blocks(reports: list[SuiteReport]) -> list[Block]:
                     "Ground truth of the arch each seed chose (mean 200-epoch accuracy, %; held-out seeds where the "
                     "search read that target), mean +- std over seeds; search cost is the estimator's cost of the "
                     "queried archs per search, in seconds on the named device (simulated for tabular estimators) and "
-                    "in multiply-adds. Under the nb201 protocol every query is paid, repeats included.",
+                    "in multiply-adds. Under the nb201 protocol every query is paid, repeats included. "
+                    + _optimum_text(report.searches),
                 ),
                 ("table", header, rows),
+                *_identical_notes(report.searches),
             ]
     plots = sorted({f"pareto_{r.dataset}.png" for report in reports for r in report.estimators})
     if any(_budgeted(report) for report in reports):
@@ -326,7 +382,7 @@ def _pareto_plot(rows: list[EstimatorRow], dataset: str, out: Path) -> Path:
         )
     ax.set_xscale("log")
     ax.set_xlabel(f"multiply-adds per arch, training + evaluation ({FREE_MACS:.0e} shown for free estimators)")
-    ax.set_ylabel("Kendall tau-b vs 200-epoch accuracy")
+    ax.set_ylabel("Kendall tau-b vs 200-epoch accuracy (unitless, 95% CI bars)")
     ax.set_title(f"Rank agreement vs cost on {dataset}")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7, loc="lower right")
@@ -347,14 +403,19 @@ def _trajectory_plot(trajectories: dict, out: Path) -> Path:
     fig, ax = plt.subplots(figsize=(8, 5), dpi=100)
     for (searcher, estimator, dataset, budget), runs in sorted(trajectories.items()):
         grid = [budget * (i + 1) / 100 for i in range(100)]
-        means = []
+        means, spreads = [], []
         for limit in grid:
             values = [_best_at(costs, truths, limit) for costs, truths in runs]
             values = [v for v in values if not math.isnan(v)]
-            means.append(sum(values) / len(values) if values else math.nan)
-        ax.plot(grid, means, label=f"{searcher} / {estimator} ({dataset}, {fmt_seconds(budget)})")
+            mean = sum(values) / len(values) if values else math.nan
+            means.append(mean)
+            spreads.append(math.sqrt(sum((v - mean) ** 2 for v in values) / len(values)) if values else math.nan)
+        (line,) = ax.plot(grid, means, label=f"{searcher} / {estimator} ({dataset}, {fmt_seconds(budget)})")
+        low = [m - s for m, s in zip(means, spreads, strict=True)]
+        high = [m + s for m, s in zip(means, spreads, strict=True)]
+        ax.fill_between(grid, low, high, color=line.get_color(), alpha=0.15, linewidth=0)
     ax.set_xlabel("search cost (seconds on the estimator's device; nb201-gpu for table estimators)")
-    ax.set_ylabel("ground truth of the current best arch (mean over seeds)")
+    ax.set_ylabel("accuracy of the current best arch, % (mean over seeds, band +- 1 std)")
     ax.set_title("Search trajectories")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=7, loc="lower right")

@@ -164,3 +164,18 @@ def test_leaderboard_names_missing_entries_first_and_never_shrinks_silently(tiny
     assert (tmp_path / "out" / "leaderboard.csv").read_bytes() == before
     leaderboard.write_all([partial], tmp_path / "out", force=True)
     assert leaderboard.stored_entry_count(tmp_path / "out") == 4
+
+
+def test_leaderboard_tables_per_sample_regret_and_notes(tiny_run):
+    full = report.build_report(record_path(Suite.from_dict("tiny", TINY)))
+    first = full.estimators[0]
+    other = replace(first, archs="30", n=30, estimator="flops", kendall_tau=-0.3, tau_low=-0.5, tau_high=-0.1)
+    search = full.searches[0]
+    twin = replace(search, searcher="rea")
+    text = leaderboard.markdown([replace(full, estimators=[*full.estimators, other], searches=[search, twin])])
+    assert "#### Sample `60` (n = 60 archs)" in text and "#### Sample `30` (n = 30 archs)" in text
+    assert text.index("Sample `60`") < text.index("Sample `30`")  # biggest sample first, never mixed
+    assert "Anti-correlated: the whole tau interval of flops on" in text
+    assert f"Identical outcomes: rea, rs with {search.estimator}" in text
+    assert f"optimum {search.optimum:.2f} on cifar10-valid" in text and "regret (points)" in text
+    assert search.optimum == pytest.approx(91.61, abs=0.01)  # NB201's best mean x-valid accuracy on cifar10-valid
