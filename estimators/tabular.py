@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from estimators import register
-from harness import counts
+from harness import counts, paths
 from harness.checks import Unavailable
 from harness.datasets import NUM_CLASSES, RESOLUTION, SELECTION_IMAGES, TRAIN_IMAGES, default_split
 from harness.estimation import NB201_GPU, Estimation, Reads, free
@@ -57,9 +57,11 @@ class ScheduleEstimator:
     def check(self, dataset: str) -> None:
         """Refuse, naming the fix, when the file lacks this schedule's table for `dataset`."""
         if not self.gt.has(dataset, default_split(dataset), "acc", hp=self.hp):
+            default = self.gt.path.resolve() == paths.groundtruth_path().resolve()
+            where = "" if default else f" --out {self.gt.path}"
             raise Unavailable(
                 f"{self.gt.path} has no {self.hp}-epoch (hp={self.hp}) accuracy table for {dataset}",
-                "`bpebench data build` (it merges the packaged 12-epoch table and keeps earlier merges)"
+                f"`bpebench data build{where}` (it merges the packaged 12-epoch table and keeps earlier merges)"
                 if self.hp == 12
                 else f"`bpebench data add-csv FILE --hp {self.hp} --column ...`",
             )

@@ -113,3 +113,12 @@ def test_arch_lookup_by_index_and_string(gt_file, capsys):
     arch = by_index.splitlines()[0].split(": ", 1)[1]
     assert main(["arch", arch, "--groundtruth", str(gt_file), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["index"] == 11
+
+
+def test_search_without_its_table_fails_once_before_any_seed(bare_gt_path, tmp_path, capsys):
+    gt_file = tmp_path / "bare.h5"
+    shutil.copyfile(bare_gt_path, gt_file)
+    argv = ["search", "rs", "--estimator", "tabular-hp12", "--budget", "12000", "--seeds", "20"]
+    assert main([*argv, "--groundtruth", str(gt_file)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and f"`bpebench data build --out {gt_file}`" in err and "seed" not in err
