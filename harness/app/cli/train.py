@@ -105,9 +105,9 @@ def _train(args: argparse.Namespace) -> int:
     status = f"FAILED ({result.reason})" if result.failed else f"{result.score:.2f}%"
     print(f"final {args.eval_split} accuracy {status}")
     print(
-        f"cost: {result.train_seconds:.1f} s training + {result.eval_seconds:.1f} s evaluation on "
-        f"{payload['device']} (data {load_seconds:.1f} s); {result.macs / 1e9:,.1f} G training + "
-        f"{result.eval_macs / 1e9:,.1f} G evaluation multiply-adds"
+        f"cost: {fmt_seconds(result.train_seconds)} training + {fmt_seconds(result.eval_seconds)} evaluation on "
+        f"{payload['device']} (data {fmt_seconds(load_seconds)}); {result.macs:.3g} training + "
+        f"{result.eval_macs:.3g} evaluation multiply-adds"
     )
     if recorded is not None:
         print(f"NB201 200-epoch {args.eval_split} accuracy (mean over seeds): {recorded:.2f}%")
