@@ -254,3 +254,24 @@ def test_fetch_downloads_into_the_cache_where_commands_find_it(tmp_path, monkeyp
     folder = data.fetch("cifar10")
     assert folder == paths.fetched_data_dir() and [c[1:] for c in calls] == [(True, True), (False, True)]
     assert paths.data_root() == str(folder) and data.locate("cifar10-valid") == folder / "cifar-10-batches-py"
+
+
+def test_installed_copy_never_looks_for_shared_data_inside_the_virtualenv(tmp_path, monkeypatch):
+    installed = tmp_path / "venv" / "lib" / "site-packages" / "harness"
+    installed.mkdir(parents=True)
+    monkeypatch.setattr(paths, "__file__", str(installed / "paths.py"))
+    monkeypatch.delenv(paths.SHARED_DATA_ENV, raising=False)
+    (tmp_path / "work" / "clone").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path / "work" / "clone")
+    assert paths.shared_data_dir() == (tmp_path / "work" / "shared" / "data").resolve()
+
+
+def test_installed_copy_records_its_build_commit_or_unknown_with_version(tmp_path):
+    from harness import records
+
+    commit = records.git_commit(tmp_path)  # no checkout there: the commit stamped at build time, if any
+    stamped = Path(records.__file__).with_name("COMMIT")
+    if stamped.is_file():
+        assert commit == stamped.read_text().strip()
+    else:
+        assert commit.startswith("unknown (bpe-bench ")
