@@ -63,3 +63,12 @@ def test_plan_command(capsys, embedded_gt_path, tmp_path):
     assert main(["plan", str(suite), "--groundtruth", str(embedded_gt_path)]) == 0
     out = capsys.readouterr().out
     assert "run   params on cifar10" in out and "1 would run, 0 would be skipped" in out
+
+
+def test_live_search_prints_its_estimate_then_each_query_with_an_eta(capsys, embedded_gt_path, tmp_path, monkeypatch):
+    monkeypatch.setenv("BPEBENCH_CACHE_DIR", str(tmp_path))
+    argv = ["search", "rs", "--estimator", "bpe", "--preset", "cpu-tiny", "--queries", "2", "--seeds", "1"]
+    assert main([*argv, "--data-root", "synthetic:", "--groundtruth", str(embedded_gt_path)]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.startswith("estimated time for 1 seeds: about")
+    assert "seed 0: query 1/2" in captured.err and "seed 0: query 2/2" in captured.err and "ETA" in captured.err
