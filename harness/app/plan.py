@@ -15,13 +15,15 @@ import numpy as np
 
 import estimators
 import searchers
+from harness.app.search_runs import SearchSpec
 from harness.app.suite import Suite
 from harness.app.suite_run import FETCH_IMAGES, NO_IMAGES
-from harness.datasets import NUM_CLASSES, TRAIN_IMAGES, eval_images
+from harness.datasets import NUM_CLASSES, TRAIN_IMAGES, eval_images, eval_splits
 from harness.estimation import Execution, check_ready
 from harness.evaluate import select_archs
 from harness.groundtruth import GroundTruth
 from harness.records import fmt_seconds
+from harness.registry import Entry
 from harness.train import BPE
 
 REFERENCE_ARCHS = 8
@@ -35,7 +37,7 @@ def bpe_seconds(config: BPE, dataset: str, arch_strings: list[str], eval_split: 
     """Predicted seconds to train and evaluate every arch of `arch_strings` under `config` on one CPU core."""
     from searchers.mip.cost import CostModel
 
-    split = eval_split if eval_split in _splits(dataset) else _splits(dataset)[0]
+    split = eval_split if eval_split in eval_splits(dataset) else eval_splits(dataset)[0]
     model = CostModel(
         reference_archs=tuple(arch_strings[:REFERENCE_ARCHS]),
         num_classes=NUM_CLASSES[dataset],
@@ -44,12 +46,6 @@ def bpe_seconds(config: BPE, dataset: str, arch_strings: list[str], eval_split: 
         n_archs=len(arch_strings),
     )
     return model.predict(config.to_dict())
-
-
-def _splits(dataset: str) -> tuple[str, ...]:
-    from harness.datasets import eval_splits
-
-    return eval_splits(dataset)
 
 
 def describe_seconds(seconds: float | None, workers: int = 1) -> str:
@@ -61,7 +57,7 @@ def describe_seconds(seconds: float | None, workers: int = 1) -> str:
     return f"about {fmt_seconds(seconds / max(1, workers))} on {workers} CPU worker{'s' * (workers > 1)}"
 
 
-def search_seconds(spec, gt: GroundTruth, seeds: int) -> float | None:
+def search_seconds(spec: SearchSpec, gt: GroundTruth, seeds: int) -> float | None:
     """Predicted one-core seconds of `seeds` searches of `spec` (a `SearchSpec`); None for table estimators, NaN
     where no model applies (zero-cost proxies). DARTS' budget is its wall time: budget x seeds."""
     if searchers.entry(spec.searcher).live:
@@ -129,7 +125,7 @@ def plan_suite(suite: Suite, gt: GroundTruth, data_root: str | None) -> list[Pla
     return rows
 
 
-def _estimate_cost(entry, options: dict, gt: GroundTruth, dataset: str, archs: str, seed: int) -> float | None:
+def _estimate_cost(entry: Entry, options: dict, gt: GroundTruth, dataset: str, archs: str, seed: int) -> float | None:
     """One-core seconds of a live BPE estimator on the sample; None for table estimators, NaN for other live ones."""
     if entry.name != "bpe":
         return math.nan if entry.live else None
