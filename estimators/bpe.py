@@ -21,6 +21,7 @@ import numpy as np
 from estimators import register
 from harness import store as results_store
 from harness.data import DatasetSplits, load, synthetic
+from harness.data import require as require_images
 from harness.datasets import EVAL_SPLITS, NUM_CLASSES, check_dataset, eval_splits
 from harness.estimation import Estimation, Execution
 from harness.executor import Executor
@@ -135,6 +136,11 @@ class BPEEstimator:
     @property
     def record(self) -> dict:
         return {"estimator": self.name, "config": self.config}
+
+    def check(self, dataset: str) -> None:
+        """Refuse, naming the fix, when no images of `dataset` are reachable."""
+        if not self.execution.synthetic:
+            require_images(dataset, self.data_root)
 
     def estimate(self, archs: np.ndarray, dataset: str, seed: int = 0) -> Estimation:
         """Scores and costs of `archs`, training only those the store lacks."""

@@ -35,15 +35,9 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
-from sklearn.compose import TransformedTargetRegressor
-from sklearn.ensemble import GradientBoostingRegressor, RandomForestRegressor
-from sklearn.model_selection import GridSearchCV, KFold
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
-from sklearn.svm import NuSVR
 
 from estimators import register
-from harness import network, paths, space
+from harness import counts, paths, space
 from harness.checks import require_int
 from harness.datasets import NUM_CLASSES, RESOLUTION, SELECTION_IMAGES, TRAIN_IMAGES, default_split
 from harness.estimation import NB201_GPU, Estimation, Reads
@@ -68,8 +62,8 @@ def arch_features(arch_strs: Sequence[str], num_classes: int = 10, resolution: i
         one_hot = np.zeros((space.NUM_EDGES, len(space.OPS)))
         one_hot[np.arange(space.NUM_EDGES), [space.OPS.index(op) for op in space.parse(arch)]] = 1
         size = [
-            network.params(arch, num_classes=num_classes),
-            network.flops(arch, num_classes=num_classes, resolution=resolution),
+            counts.params(arch, num_classes=num_classes),
+            counts.flops(arch, num_classes=num_classes, resolution=resolution),
         ]
         rows.append(np.concatenate([one_hot.ravel(), size]))
     return np.asarray(rows, dtype=np.float64).reshape(len(rows), space.NUM_EDGES * len(space.OPS) + 2)
@@ -133,6 +127,13 @@ class CurveExtrapolator:
         return np.hstack([arch_feats, curve_features(curves, self.k)])
 
     def _make(self, n: int):
+        from sklearn.compose import TransformedTargetRegressor
+        from sklearn.ensemble import GradientBoostingRegressor, RandomForestRegressor
+        from sklearn.model_selection import GridSearchCV, KFold
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+        from sklearn.svm import NuSVR
+
         if self.model == "random_forest":
             return RandomForestRegressor(n_estimators=300, min_samples_leaf=2, random_state=self.seed)
         if self.model == "gradient_boosting":
@@ -342,7 +343,7 @@ class CurveEstimator:
         strings = self.gt.arch_strings
         return np.array(
             [
-                network.flops(strings[int(a)], num_classes=NUM_CLASSES[dataset], resolution=RESOLUTION[dataset]) * 1e6
+                counts.flops(strings[int(a)], num_classes=NUM_CLASSES[dataset], resolution=RESOLUTION[dataset]) * 1e6
                 for a in archs
             ]
         )

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from estimators import register
-from harness import network
+from harness import counts, paths
+from harness.checks import Unavailable
 from harness.datasets import NUM_CLASSES, RESOLUTION, SELECTION_IMAGES, TRAIN_IMAGES, default_split
 from harness.estimation import NB201_GPU, Estimation, Reads, free
 from harness.groundtruth import GroundTruth, schema
@@ -52,6 +53,18 @@ class ScheduleEstimator:
         hps = (200, self.hp)
         costs = [f"{schema.group_path(d, hp, schema.COST_GROUP)}/train_time" for d in schema.DATASETS for hp in hps]
         return values + costs
+
+    def check(self, dataset: str) -> None:
+        """Refuse, naming the fix, when the file lacks this schedule's table for `dataset`."""
+        if not self.gt.has(dataset, default_split(dataset), "acc", hp=self.hp):
+            default = self.gt.path.resolve() == paths.groundtruth_path().resolve()
+            where = "" if default else f" --out {self.gt.path}"
+            raise Unavailable(
+                f"{self.gt.path} has no {self.hp}-epoch (hp={self.hp}) accuracy table for {dataset}",
+                f"`bpebench data build{where}` (it merges the packaged 12-epoch table and keeps earlier merges)"
+                if self.hp == 12
+                else f"`bpebench data add-csv FILE --hp {self.hp} --column ...`",
+            )
 
     def trials(self, dataset: str) -> Trials:
         """All recorded trials of every arch, with the cost of one."""
@@ -125,7 +138,7 @@ def nb201_costs(gt: GroundTruth, dataset: str, hp: int) -> tuple[np.ndarray, np.
 def _forward_macs(arch_strings: tuple[str, ...], dataset: str) -> np.ndarray:
     """Multiply-adds of one forward pass of each arch at NB201 size on `dataset`."""
     size = {"num_classes": NUM_CLASSES[dataset], "resolution": RESOLUTION[dataset]}
-    return np.array([network.flops(a, **size) for a in arch_strings]) * 1e6
+    return np.array([counts.flops(a, **size) for a in arch_strings]) * 1e6
 
 
 def _train_seconds(gt: GroundTruth, dataset: str, hp: int) -> np.ndarray:

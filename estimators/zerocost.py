@@ -38,20 +38,23 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
-import torch
-import torch.nn.functional as F
-from torch import nn
 
 from estimators import register
-from harness import data, network, paths, space
+from harness import data, paths, space
 from harness import store as results_store
 from harness.checks import require_int
 from harness.datasets import NUM_CLASSES, RESOLUTION
 from harness.estimation import Estimation, Execution
 from harness.groundtruth import GroundTruth
+from harness.lazy import lazy
 from harness.registry import configured
 from harness.stored import run_stored
 from harness.train import device_label
+
+torch = lazy("torch")
+F = lazy("torch.nn.functional")
+nn = lazy("torch.nn")
+network = lazy("harness.network")
 
 PROXIES: tuple[str, ...] = ("synflow", "snip", "grasp", "fisher", "jacob_cov", "grad_norm", "naswot")
 DATA_FREE = frozenset({"synflow"})
@@ -388,6 +391,11 @@ class ZeroCostEstimator:
         if self.name not in DATA_FREE:
             config["batch_size"] = s.batch_size
         return config
+
+    def check(self, dataset: str) -> None:
+        """Refuse, naming the fix, when a proxy that needs images finds none."""
+        if self.name not in DATA_FREE:
+            data.require(dataset, paths.data_root(self.execution.data_root))
 
     def estimate(self, archs: np.ndarray, dataset: str, seed: int = 0) -> Estimation:
         archs = np.asarray(archs)

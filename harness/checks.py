@@ -106,3 +106,12 @@ def require_choice(owner: str, name: str, value: object, allowed: Collection[str
     """Raise `invalid(...)` unless `value` is one of `allowed`."""
     if not isinstance(value, str) or value not in allowed:
         raise invalid(owner, name, value, f"one of {', '.join(allowed)}")
+
+
+class Unavailable(ValueError):
+    """What an entry needs and does not have (data, a merged table, a device), with the one step that provides it."""
+
+    def __init__(self, missing: str, enable: str):
+        super().__init__(f"{missing}; to get it: {enable}")
+        self.missing = missing
+        self.enable = enable

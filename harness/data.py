@@ -28,14 +28,16 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from harness import paths, records, safe_pickle
-from harness.checks import require_int
+from harness.checks import Unavailable, require_int
 from harness.datasets import DATASETS, SPLITS, TABLE, Dataset
+from harness.lazy import lazy
 from harness.paths import cache_dir as _cache_root
+
+torch = lazy("torch")
+F = lazy("torch.nn.functional")
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 IMAGENET16_TRAIN_FILES = tuple(f"train_data_batch_{i}" for i in range(1, 11))
@@ -279,6 +281,61 @@ def synthetic(
     return DatasetSplits("synthetic", train, evals, num_classes, mean, std)  # type: ignore[arg-type]
 
 
+def locate(name: str, root: str | os.PathLike[str] | None = None) -> Path | None:
+    """The folder `load(name, root)` would read (None where there is none), found without reading any image."""
+    spec = _spec(name)
+    data_root = _data_root(root)
+    if name == "ImageNet16-120":
+        candidates = [data_root, *(data_root / folder for folder in spec.folders)]
+        return next((f for f in candidates if (f / IMAGENET16_VAL_FILE).is_file()), None)
+    torchvision_dir = data_root / _TORCHVISION_FOLDERS["cifar100" if name == "cifar100" else "cifar10"]
+    return torchvision_dir if torchvision_dir.is_dir() else _find_image_folder(data_root, spec)
+
+
+def require(name: str, root: str | os.PathLike[str] | None = None) -> None:
+    """Raise `Unavailable` (naming the folder looked in and how to get the images) unless `name` can be loaded."""
+    if str(root) == paths.SYNTHETIC_ROOT or locate(name, root) is not None:
+        return
+    where = _data_root(root)
+    if name == "ImageNet16-120":
+        enable = f"NB201's ImageNet16 pickles in {where}/ImageNet16, or --data-root DIR (${paths.DATA_ROOT_ENV})"
+    else:
+        family = "cifar100" if name == "cifar100" else "cifar10"
+        enable = f"`bpebench data fetch {family}` (a torchvision download), or --data-root DIR (${paths.DATA_ROOT_ENV})"
+    raise Unavailable(f"no {name} images under {where}", enable)
+
+
+FETCHABLE = ("cifar10", "cifar100")
+"""Datasets `fetch` downloads (torchvision's CIFAR archives); cifar10 serves cifar10 and cifar10-valid."""
+
+
+def fetch(family: str, root: str | os.PathLike[str] | None = None) -> Path:
+    """Download `family` with torchvision into `root` (default: `paths.fetched_data_dir()`); returns the folder.
+
+    Already-downloaded archives are checked and kept. Without internet the error names `--data-root` as the way to use
+    a copy obtained elsewhere.
+    """
+    if family not in FETCHABLE:
+        raise ValueError(f"cannot fetch {family!r}; fetchable: {', '.join(FETCHABLE)} (ImageNet16-120: see the README)")
+    from urllib.error import URLError
+
+    from torchvision import datasets as tv_datasets
+
+    target = Path(root).expanduser() if root is not None else paths.fetched_data_dir()
+    target.mkdir(parents=True, exist_ok=True)
+    cls = tv_datasets.CIFAR100 if family == "cifar100" else tv_datasets.CIFAR10
+    try:
+        for train in (True, False):
+            cls(str(target), train=train, download=True)
+    except (URLError, OSError, RuntimeError) as err:
+        raise ValueError(
+            f"could not download {family} into {target} ({type(err).__name__}: {err}); without internet, copy "
+            f"torchvision's {_TORCHVISION_FOLDERS[family]} folder or an ImageFolder tree (train/<class>/*.png, "
+            f"test/<class>/*.png) from elsewhere and pass --data-root DIR (or set ${paths.DATA_ROOT_ENV})"
+        ) from err
+    return target
+
+
 def _spec(name: str) -> _Spec:
     if name not in _SPECS:
         raise ValueError(f"unknown dataset {name!r}; allowed: {', '.join(DATASETS)}")
@@ -321,8 +378,8 @@ def _load_cifar(
     looked = [torchvision_dir, *(_folder_candidates(root, spec))]
     raise ValueError(
         f"{name} data not found; looked for a torchvision folder or train/ and test/ ImageFolder layout at: "
-        f"{', '.join(map(str, looked))}. Pass download=True to fetch {family} with torchvision, or point root at "
-        "a folder with train/<class>/*.jpg and test/<class>/*.jpg"
+        f"{', '.join(map(str, looked))}. Run `bpebench data fetch {family}` (or pass download=True) to fetch it with "
+        "torchvision, or point the data root at a folder with train/<class>/*.jpg and test/<class>/*.jpg"
     )
 
 

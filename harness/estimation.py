@@ -87,6 +87,17 @@ class Estimator(Protocol):
     def estimate(self, archs: np.ndarray, dataset: str, seed: int = 0) -> Estimation: ...
 
 
+def check_ready(component: object, dataset: str) -> None:
+    """Raise `harness.checks.Unavailable` (what is missing, how to get it) if `component` cannot run on `dataset`.
+
+    Estimators and searchers may define `check(dataset)`, which looks for data, merged tables and devices without
+    computing anything; it runs once before any arch or seed starts.
+    """
+    check = getattr(component, "check", None)
+    if check is not None:
+        check(dataset)
+
+
 @dataclass(frozen=True)
 class Execution:
     """Where a live estimator (one whose registry entry is `live`) reads data, runs its units and stores results.

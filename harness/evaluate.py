@@ -11,7 +11,7 @@ import numpy as np
 from harness import metrics, space
 from harness.checks import require_int
 from harness.datasets import default_split
-from harness.estimation import Estimation, Estimator, Reads
+from harness.estimation import Estimation, Estimator, Reads, check_ready
 from harness.groundtruth import GroundTruth, schema
 
 
@@ -159,6 +159,7 @@ def evaluate(
 ) -> Evaluation:
     """Run `estimator` on `archs` and rank its scores against `target`."""
     target = target or Target(default_split(dataset))
+    check_ready(estimator, dataset)
     start = time.perf_counter()
     estimation = estimator.estimate(np.asarray(archs), dataset, seed)
     wall = time.perf_counter() - start

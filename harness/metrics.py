@@ -16,9 +16,11 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from scipy import stats
 
 from harness.checks import require_number
+from harness.lazy import lazy
+
+stats = lazy("scipy.stats")
 
 Metric = Callable[[np.ndarray, np.ndarray], float]
 MIN_TOP_K = 10
@@ -48,17 +50,62 @@ def prepare(scores: np.ndarray, truth: np.ndarray) -> Prepared:
     return Prepared(scores, truth, int(failed.sum()), int((~known).sum()))
 
 
+PAIRWISE_MAX = 400
+"""Up to this many archs, tau-b is counted over all pairs in numpy (exact, and ~20x faster than scipy's call for the
+thousands of bootstrap resamples of a small sample); above it scipy's O(n log n) count is used."""
+
+
 def kendall_tau(scores: np.ndarray, truth: np.ndarray) -> float:
     """Kendall tau-b."""
-    return _nan_if_constant(scores, truth, lambda a, b: stats.kendalltau(a, b, variant="b").statistic)
+    return _nan_if_constant(scores, truth, _tau_b)
+
+
+def _tau_b(a: np.ndarray, b: np.ndarray) -> float:
+    if len(a) > PAIRWISE_MAX:
+        return stats.kendalltau(a, b, variant="b").statistic
+    sign_a, sign_b = np.sign(a[:, None] - a[None, :]), np.sign(b[:, None] - b[None, :])
+    # each unordered pair counted twice: concordant minus discordant, and pairs untied in a and in b
+    return float(np.sum(sign_a * sign_b) / math.sqrt(np.count_nonzero(sign_a) * np.count_nonzero(sign_b)))
+
+
+def _resampled_tau_b(a: np.ndarray, b: np.ndarray, resamples: np.ndarray) -> np.ndarray:
+    """tau-b of every resample (rows of indices into a, b) at once, exactly as `kendall_tau` of each would give.
+
+    A resample that holds arch i w_i times has w_i * w_j copies of the pair (i, j), and copies of one arch are tied:
+    each pair count of tau-b is w' P w over the pair matrix P of the original sample.
+    """
+    sign_a, sign_b = np.sign(a[:, None] - a[None, :]), np.sign(b[:, None] - b[None, :])
+    n = len(a)
+    offsets = (np.arange(len(resamples))[:, None] * n + resamples).ravel()
+    weights = np.bincount(offsets, minlength=len(resamples) * n).reshape(len(resamples), n).astype(np.float64)
+
+    def count(pairs: np.ndarray) -> np.ndarray:
+        return np.sum((weights @ pairs) * weights, axis=1)
+
+    untied = count(np.abs(sign_a)) * count(np.abs(sign_b))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(untied > 0, count(sign_a * sign_b) / np.sqrt(untied), np.nan)
 
 
 def spearman(scores: np.ndarray, truth: np.ndarray) -> float:
-    return _nan_if_constant(scores, truth, lambda a, b: stats.spearmanr(a, b).statistic)
+    """Spearman's rho: Pearson correlation of average ranks (ties share their mean rank), as scipy computes it."""
+    return _nan_if_constant(scores, truth, lambda a, b: float(np.corrcoef(_average_ranks(a), _average_ranks(b))[0, 1]))
+
+
+def _average_ranks(values: np.ndarray) -> np.ndarray:
+    """1-based ranks, tied values sharing the mean of their ranks (scipy's rankdata 'average')."""
+    order = np.argsort(values, kind="mergesort")
+    ordered = values[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    bounds = np.r_[starts, len(values)]
+    group = np.cumsum(np.r_[True, ordered[1:] != ordered[:-1]]) - 1
+    ranks = np.empty(len(values))
+    ranks[order] = (bounds[group] + bounds[group + 1] + 1) / 2
+    return ranks
 
 
 def pearson(scores: np.ndarray, truth: np.ndarray) -> float:
-    return _nan_if_constant(scores, truth, lambda a, b: stats.pearsonr(a, b).statistic)
+    return _nan_if_constant(scores, truth, lambda a, b: float(np.corrcoef(a, b)[0, 1]))
 
 
 def _nan_if_constant(scores: np.ndarray, truth: np.ndarray, fn: Callable) -> float:
@@ -106,9 +153,11 @@ def bootstrap_ci(
     if len(scores) < 3 or np.isnan(metric(scores, truth)):
         return float("nan"), float("nan")
     rng = np.random.default_rng(seed)
-    samples = np.array(
-        [metric(scores[idx], truth[idx]) for idx in rng.integers(0, len(scores), size=(n_boot, len(scores)))]
-    )
+    resamples = rng.integers(0, len(scores), size=(n_boot, len(scores)))
+    if metric is kendall_tau and len(scores) <= PAIRWISE_MAX:
+        samples = _resampled_tau_b(scores, truth, resamples)
+    else:
+        samples = np.array([metric(scores[idx], truth[idx]) for idx in resamples])
     samples = samples[~np.isnan(samples)]
     if samples.size == 0:
         return float("nan"), float("nan")

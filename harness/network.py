@@ -16,11 +16,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from harness.checks import invalid, is_int, require_int
+from harness.counts import _CONV_KERNEL, _check_sizes, _stage_widths, flops, params
 from harness.space import EDGES, parse
 
+__all__ = ["build", "cell_plan", "flops", "make_op", "params"]
+
 NUM_NODES = 4
-_CONV_KERNEL = {"nor_conv_1x1": 1, "nor_conv_3x3": 3}
 
 
 class ReLUConvBN(nn.Sequential):
@@ -128,49 +129,3 @@ def build(arch_str: str, channels: int = 16, cells: int = 5, num_classes: int = 
     """The NB201 network for `arch_str`: base width `channels`, `cells` cells per stage, `num_classes` outputs."""
     _check_sizes(channels, cells, num_classes)
     return TinyNetwork(arch_str, channels, cells, num_classes)
-
-
-def params(arch_str: str, channels: int = 16, cells: int = 5, num_classes: int = 10) -> float:
-    """Parameters of `build(...)` in millions (NB201's `params`), computed without building the network."""
-    _check_sizes(channels, cells, num_classes)
-    ops = parse(arch_str)
-    widths = _stage_widths(channels)
-    total = 3 * channels * 9 + 2 * channels  # stem conv + BN
-    for stage, width in enumerate(widths):
-        if stage > 0:
-            c_in = width // 2
-            total += c_in * width * 9 + 2 * width + width * width * 9 + 2 * width + c_in * width
-        total += cells * sum(width * width * _CONV_KERNEL[op] ** 2 + 2 * width for op in ops if op in _CONV_KERNEL)
-    total += 2 * widths[-1] + widths[-1] * num_classes + num_classes  # last BN + classifier
-    return total / 1e6
-
-
-def flops(arch_str: str, channels: int = 16, cells: int = 5, num_classes: int = 10, resolution: int = 32) -> float:
-    """Multiply-adds of one forward pass in millions (NB201's `flop`): convolutions and the classifier only."""
-    _check_sizes(channels, cells, num_classes)
-    _check_resolution(resolution)
-    ops = parse(arch_str)
-    widths = _stage_widths(channels)
-    total = resolution * resolution * channels * 3 * 9  # stem conv
-    for stage, width in enumerate(widths):
-        pixels = (resolution >> stage) ** 2
-        if stage > 0:
-            c_in = width // 2
-            total += pixels * (c_in * width * 9 + width * width * 9 + c_in * width)
-        total += cells * sum(pixels * width * width * _CONV_KERNEL[op] ** 2 for op in ops if op in _CONV_KERNEL)
-    total += widths[-1] * num_classes + num_classes
-    return total / 1e6
-
-
-def _stage_widths(channels: int) -> tuple[int, int, int]:
-    return channels, 2 * channels, 4 * channels
-
-
-def _check_sizes(channels: int, cells: int, num_classes: int) -> None:
-    for name, value in (("channels", channels), ("cells", cells), ("num_classes", num_classes)):
-        require_int("", name, value, minimum=1)
-
-
-def _check_resolution(resolution: int) -> None:
-    if not is_int(resolution, minimum=4) or resolution % 4:
-        raise invalid("", "resolution", resolution, "a positive multiple of 4 (two stride-2 stages)")

@@ -29,19 +29,32 @@ def groundtruth_path() -> Path:
 
 
 def shared_data_dir() -> Path:
-    """Reference data folder: $BPEBENCH_SHARED_DATA, else ../shared/data beside the source tree or the working dir."""
+    """Reference data folder: $BPEBENCH_SHARED_DATA, else ../shared/data beside the source checkout or the working dir.
+
+    An installed copy (no checkout around it) looks beside the working dir only, never inside the virtualenv.
+    """
     if os.environ.get(SHARED_DATA_ENV):
         return Path(os.environ[SHARED_DATA_ENV]).expanduser()
-    beside_source = Path(__file__).resolve().parents[2] / "shared" / "data"
+    checkout = Path(__file__).resolve().parents[1]
     beside_cwd = Path.cwd().resolve().parent / "shared" / "data"
+    if not (checkout / "pyproject.toml").is_file():
+        return beside_cwd
+    beside_source = checkout.parent / "shared" / "data"
     return beside_cwd if not beside_source.exists() and beside_cwd.exists() else beside_source
 
 
+def fetched_data_dir() -> Path:
+    """Where `bpebench data fetch` downloads datasets: <cache>/datasets."""
+    return cache_dir() / "datasets"
+
+
 def data_root(root: str | os.PathLike[str] | None = None) -> str:
-    """The datasets' folder (or `SYNTHETIC_ROOT`): `root`, else $BPEBENCH_DATA_ROOT, else the shared reference data.
+    """The datasets' folder (or `SYNTHETIC_ROOT`): `root`, else $BPEBENCH_DATA_ROOT, else the shared reference data
+    where it exists, else the datasets `bpebench data fetch` downloaded (where it exists), else the shared data folder.
 
     The one resolution every live estimator, searcher and command uses.
     """
     if root is None or str(root) == "":
-        root = os.environ.get(DATA_ROOT_ENV) or shared_data_dir()
+        shared, fetched = shared_data_dir(), fetched_data_dir()
+        root = os.environ.get(DATA_ROOT_ENV) or (fetched if not shared.is_dir() and fetched.is_dir() else shared)
     return root if root == SYNTHETIC_ROOT else str(Path(root).expanduser())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import math
 import os
 import platform
@@ -22,8 +23,11 @@ results file after another does not mark the later ones as made from a dirty tre
 
 
 def git_commit(root: Path | None = None) -> str:
-    """Commit of the working tree (suffixed '+dirty' when its code has uncommitted changes), or 'unknown'."""
+    """Commit of the source checkout (suffixed '+dirty' when its code has uncommitted changes); in an installed copy
+    the commit written at build time (`harness/COMMIT`); else 'unknown (bpe-bench VERSION)'."""
     root = root or Path(__file__).resolve().parents[1]
+    if not (root / "pyproject.toml").is_file():
+        return _built_commit()
     try:
         commit = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True, check=True
@@ -35,8 +39,14 @@ def git_commit(root: Path | None = None) -> str:
             text=True,
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
-        return "unknown"
+        return _built_commit()
     return commit + ("+dirty" if dirty else "")
+
+
+def _built_commit() -> str:
+    stamped = Path(__file__).resolve().parent / "COMMIT"
+    commit = stamped.read_text().strip() if stamped.is_file() else "unknown"
+    return commit if commit != "unknown" else f"unknown (bpe-bench {versions(('bpe-bench',))['bpe-bench']})"
 
 
 def versions(packages: tuple[str, ...] = PACKAGES) -> dict[str, str]:
@@ -167,6 +177,15 @@ def atomic_path(path: str | os.PathLike[str], durable: bool = False) -> Iterator
             fsync_dir(path.parent)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """Hex sha256 of a file's bytes, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def write_atomic(path: str | os.PathLike[str], data: str | bytes) -> Path:

@@ -39,7 +39,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from harness import data, datasets, paths, space
-from harness.checks import require_int, require_number
+from harness.checks import Unavailable, require_int, require_number
 from harness.network import ResNetBlock, make_op
 from harness.train import BPE, FIELDS, Normalizer, check_run, device_label, random_crop_flip, resolve_device
 from searchers import register
@@ -195,6 +195,14 @@ class Darts:
     @property
     def config(self) -> dict:
         return self.settings.to_dict()
+
+    def check(self, dataset: str) -> None:
+        """Refuse, naming the fix, when the images or the device the search needs are not there."""
+        cfg = self.settings
+        if cfg.synthetic == 0:
+            data.require(datasets.dataset(dataset).search_dataset, paths.data_root(cfg.data_root))
+        if cfg.device.startswith("cuda") and not torch.cuda.is_available():
+            raise Unavailable(f"device {cfg.device!r} asked for but CUDA is not available", "--device cpu or auto")
 
     def search(self, problem: Problem, seed: int) -> SearchResult:
         start = time.perf_counter()

@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.ensemble import RandomForestRegressor
 
 from harness import space
 from harness.checks import require_int
@@ -63,6 +62,8 @@ class SurrogateSearch(BlackBoxSearcher):
         if not finite.any():
             return [random_arch(oracle, rng) for _ in range(self.batch)]
         values[~finite] = values[finite].min()
+        from sklearn.ensemble import RandomForestRegressor
+
         model = RandomForestRegressor(self.trees, random_state=int(rng.integers(2**31)), n_jobs=1)
         model.fit(encode(oracle, archs), values)
         best = archs[np.argsort(-values, kind="stable")[: self.parents]]

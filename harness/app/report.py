@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,7 +12,7 @@ import numpy as np
 import estimators
 from harness import metrics
 from harness.app.search_runs import SearchSpec, stored_report
-from harness.app.suite import SUITES, read_record, record_path
+from harness.app.suite import Suite, record_path, stored_records
 from harness.estimation import Estimation
 from harness.evaluate import Target, cost_summary, seed_vs_seed, select_archs
 from harness.groundtruth import GroundTruth
@@ -96,6 +97,8 @@ class SearchRow:
     """Multiply-adds per search (training plus evaluation of the queried archs)."""
     mean_queries: float
     target: str
+    optimum: float = math.nan
+    """Best value of the target over all archs (91.61 on cifar10-valid): regret = optimum - mean, in points."""
 
 
 @dataclass(frozen=True)
@@ -109,15 +112,28 @@ class SuiteReport:
     trajectories: dict
     """(searcher, estimator, dataset, budget) -> per-seed trajectories of (cost so far, best-so-far ground truth)."""
     skipped: list[dict]
+    label: str = ""
+    """Name, origin (shipped or the user's file) and content hash of the suite file."""
 
 
-def available_suites() -> list[str]:
-    """Shipped suites that have a stored run."""
-    return [s for s in SUITES if record_path(s).exists()]
+def available_suites() -> list[Path]:
+    """Every stored suite record (`harness.app.suite.stored_records`)."""
+    return stored_records()
 
 
-def build_report(suite: str) -> SuiteReport:
-    record = read_record(suite)
+def record_of(name_or_path: str) -> Path:
+    """The record of a shipped suite's name or of a suite file, as its current content keys it."""
+    return record_path(Suite.load(name_or_path))
+
+
+def build_report(path: Path) -> SuiteReport:
+    """The report of one stored suite record."""
+    if not Path(path).exists():
+        raise ValueError(f"no stored suite run at {path}; run the suite first (`bpebench suite NAME|FILE`)")
+    record = json.loads(Path(path).read_text())
+    suite = record["suite"]
+    origin = record.get("suite_file", "shipped")
+    label = f"{suite} ({origin}, sha256 {record['suite_sha256'][:12]})" if "suite_sha256" in record else suite
     with GroundTruth.open(record["groundtruth"], build=False) as gt, Store(record["store"], readonly=True) as store:
         estimates = [e for e in record["entries"] if e["kind"] == "estimate"]
         rows = [_estimator_row(suite, e, gt, store) for e in estimates]
@@ -130,7 +146,9 @@ def build_report(suite: str) -> SuiteReport:
             trajectories[(row.searcher, estimator, row.dataset, row.budget_s)] = curves
     sources = [p["source"] for p in record["groundtruth_provenance"]]
     ceilings = [c for c in ceilings if c is not None]
-    return SuiteReport(suite, record["provenance"], sources, rows, ceilings, searches, trajectories, record["skipped"])
+    return SuiteReport(
+        suite, record["provenance"], sources, rows, ceilings, searches, trajectories, record["skipped"], label
+    )
 
 
 def _estimation(entry: dict, gt: GroundTruth, store: Store) -> Estimation:
@@ -240,5 +258,6 @@ def _search_row(suite: str, entry: dict, gt: GroundTruth) -> tuple[SearchRow, li
         mean_search_macs=summary["mean_macs"],
         mean_queries=summary["mean_queries"],
         target=summary["target"],
+        optimum=float(np.nanmax(truth)),
     )
     return row, curves

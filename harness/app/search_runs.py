@@ -31,6 +31,7 @@ import json
 import math
 import os
 import shutil
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -43,10 +44,11 @@ import estimators
 import searchers as registry
 from harness import paths
 from harness.datasets import default_split, nb201_test
-from harness.estimation import Execution
+from harness.estimation import Execution, check_ready
 from harness.executor import Executor
 from harness.groundtruth import GroundTruth, schema
 from harness.metrics import welch
+from harness.records import fmt_seconds
 from searchers.base import (
     DEFAULT_MAX_STALL,
     DEFAULT_MAX_STEPS,
@@ -122,6 +124,13 @@ class SearchSpec:
             return estimators.create(self.estimator, gt, **self.estimator_options)
         execution = Execution(self.data_root, store, workers=1, progress=False)
         return estimators.create(self.estimator, gt, **self.estimator_options, execution=execution)
+
+    def check(self, gt: GroundTruth) -> None:
+        """Raise `Unavailable` once, before any seed, when the searcher or its estimator cannot run here."""
+        check_ready(self.build(), self.dataset)
+        estimator = self.build_estimator(gt)
+        if estimator is not None:
+            check_ready(estimator, self.dataset)
 
     def key(self, gt: GroundTruth) -> str:
         """Stable hash of everything that changes a search's outcome."""
@@ -236,6 +245,7 @@ def run(
     each as it ends, and report; seeds that raise are reported together after the others are stored."""
     if not seeds:
         raise ValueError("give at least one seed")
+    spec.check(gt)
     executor = Executor(workers, scheduler, progress=False)
     path = spec.store_path(gt)
     with _ResultsLog(path) as log:
@@ -253,7 +263,7 @@ def run(
         )
         failures: dict[str, list[int]] = {}  # seeds that raised, by error: seeds of one setting fail alike
         with bar:
-            task = functools.partial(run_seed, spec, str(gt.path), path)
+            task = functools.partial(run_seed, spec, str(gt.path), path, progress=progress)
             for outcome in executor.run(task, todo, desc="seeds"):
                 if not outcome.ok:
                     failures.setdefault(outcome.error, []).append(todo[outcome.index])
@@ -328,8 +338,39 @@ def _remove_seed_stores(log: Path) -> None:
     shutil.rmtree(log.with_suffix(".stores"), ignore_errors=True)
 
 
-def run_seed(spec: SearchSpec, gt_path: str, log: Path, seed: int) -> dict:
-    """One seed's search, as the record stored for it (a live estimator stores its archs in the seed's store)."""
+class _QueryProgress:
+    """A live estimator that prints one line per query to stderr: queries and seconds so far, and an ETA."""
+
+    def __init__(self, estimator: estimators.Estimator, seed: int, budget: float, max_queries: int | None):
+        self._estimator, self._seed, self._budget, self._max_queries = estimator, seed, budget, max_queries
+        self._queries, self._paid, self._start = 0, 0.0, time.perf_counter()
+
+    def __getattr__(self, name: str):
+        return getattr(self._estimator, name)
+
+    def estimate(self, archs: np.ndarray, dataset: str, seed: int = 0):
+        estimation = self._estimator.estimate(archs, dataset, seed)
+        self._queries += len(estimation.archs)
+        self._paid += float(np.nansum(estimation.costs))
+        elapsed = time.perf_counter() - self._start
+        left = [self._budget / self._paid - 1 if self._paid > 0 and math.isfinite(self._budget) else math.inf]
+        if self._max_queries:
+            left.append(self._max_queries / self._queries - 1)
+        eta = elapsed * max(0.0, min(left))
+        limit = f"/{self._max_queries}" if self._max_queries else ""
+        eta_text = f", ETA {fmt_seconds(eta)}" if math.isfinite(eta) else ""
+        print(
+            f"  seed {self._seed}: query {self._queries}{limit}, {fmt_seconds(self._paid)} of the budget paid, "
+            f"{fmt_seconds(elapsed)} elapsed{eta_text}",
+            file=sys.stderr,
+            flush=True,
+        )
+        return estimation
+
+
+def run_seed(spec: SearchSpec, gt_path: str, log: Path, seed: int, progress: bool = False) -> dict:
+    """One seed's search, as the record stored for it (a live estimator stores its archs in the seed's store);
+    `progress`: a live estimator prints a line per query with an ETA."""
     gt = _open(gt_path)
     searcher = spec.build()
     store = None
@@ -338,6 +379,8 @@ def run_seed(spec: SearchSpec, gt_path: str, log: Path, seed: int) -> dict:
         store.parent.mkdir(parents=True, exist_ok=True)
     estimator = spec.build_estimator(gt, store)
     lookup = estimator is not None and not spec.live
+    if progress and spec.live:
+        estimator = _QueryProgress(estimator, seed, spec.budget, spec.max_queries)
     problem = Problem(
         spec.dataset,
         spec.budget,

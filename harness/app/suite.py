@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import json
 import math
 import os
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 
@@ -92,13 +93,22 @@ class Suite:
     images: str | None
     estimate: tuple[EstimateStep, ...]
     search: tuple[SearchStep, ...]
+    sha256: str = ""
+    """sha256 of the suite file's text: with the name, the key of the suite's stored record."""
+    origin: str = ""
+    """'shipped' or the path of the user's suite file."""
+
+    @property
+    def label(self) -> str:
+        """'quick (shipped, sha256 1a2b3c4d5e6f)': the name with where the file came from and its content hash."""
+        return f"{self.name} ({self.origin}, sha256 {self.sha256[:12]})"
 
     @classmethod
     def load(cls, name_or_path: str) -> Suite:
         """A shipped suite by name ('quick', 'standard', 'gpu') or a TOML file path."""
         if name_or_path in SUITES:
             text = (resources.files("harness.app") / "suites" / f"{name_or_path}.toml").read_text()
-            name, where = name_or_path, f"suite {name_or_path}"
+            name, where, origin = name_or_path, f"suite {name_or_path}", "shipped"
         else:
             path = Path(name_or_path).expanduser()
             if not path.is_file():
@@ -107,12 +117,13 @@ class Suite:
                 text = path.read_text()
             except UnicodeDecodeError as err:
                 raise ValueError(f"suite file {path} is not UTF-8 text: {err}") from err
-            name, where = path.stem, f"suite file {path}"
+            name, where, origin = path.stem, f"suite file {path}", str(path.resolve())
         try:
             raw = tomllib.loads(text)
         except tomllib.TOMLDecodeError as err:
             raise ValueError(f"{where}: invalid TOML: {err}") from err
-        return cls.from_dict(name, raw, where)
+        suite = cls.from_dict(name, raw, where)
+        return replace(suite, sha256=hashlib.sha256(text.encode()).hexdigest(), origin=origin)
 
     @classmethod
     def from_dict(cls, name: str, raw: dict, where: str | None = None) -> Suite:
@@ -140,15 +151,18 @@ class Suite:
         search = tuple(
             _search_step(s, f"{where}: [[search]] step {i + 1}") for i, s in enumerate(_steps(raw, "search", where))
         )
-        return cls(name, description, tables, images, estimate, search)
+        digest = hashlib.sha256(json.dumps(raw, sort_keys=True, default=str).encode()).hexdigest()
+        return cls(name, description, tables, images, estimate, search, digest, "dict")
 
     def images_root(self) -> Path | None:
-        """Image folder for live estimators: $BPEBENCH_DATA_ROOT, else the suite's folder in the shared data."""
+        """Image folder for live estimators: $BPEBENCH_DATA_ROOT, else the suite's folder in the shared data, else the
+        datasets `bpebench data fetch` downloaded."""
         if os.environ.get(paths.DATA_ROOT_ENV):
             return Path(paths.data_root())
         if self.images is None:
             return None
-        return paths.shared_data_dir() / self.images
+        shared = paths.shared_data_dir() / self.images
+        return shared if shared.exists() or not paths.fetched_data_dir().is_dir() else paths.fetched_data_dir()
 
 
 ESTIMATE_KEYS = {"estimators", "datasets", "archs", "seeds", "options"}
@@ -269,17 +283,26 @@ def _search_step(raw: dict, where: str) -> SearchStep:
         raise ValueError(str(err) if str(err).startswith(where) else f"{where}: {err}") from None
 
 
-def record_path(suite: str) -> Path:
-    """Where a suite run leaves its record: what ran, under which keys, what was skipped, provenance."""
-    return paths.cache_dir() / "suites" / f"{suite}.json"
+def record_path(suite: Suite) -> Path:
+    """Where a suite run leaves its record (what ran, under which keys, what was skipped, provenance), keyed by the
+    suite's name and file content: a user's `quick.toml` never overwrites the shipped quick suite's record."""
+    return paths.cache_dir() / "suites" / f"{suite.name}-{suite.sha256[:16]}.json"
 
 
-def read_record(suite: str) -> dict:
+def read_record(suite: Suite) -> dict:
     path = record_path(suite)
     if not path.exists():
-        raise ValueError(f"no stored run of suite {suite!r} at {path}; run `bpebench suite {suite}` first")
+        command = suite.name if suite.origin == "shipped" else suite.origin
+        raise ValueError(f"no stored run of suite {suite.label} at {path}; run `bpebench suite {command}` first")
     return json.loads(path.read_text())
 
 
-def write_record(suite: str, record: dict) -> Path:
+def write_record(suite: Suite, record: dict) -> Path:
     return records.write_atomic(record_path(suite), json.dumps(record, indent=2, sort_keys=True) + "\n")
+
+
+def stored_records() -> list[Path]:
+    """Every stored suite record: the shipped suites' current files first (in `SUITES` order), then the others."""
+    shipped = [record_path(Suite.load(name)) for name in SUITES]
+    stored = sorted((paths.cache_dir() / "suites").glob("*.json"))
+    return [p for p in shipped if p.exists()] + [p for p in stored if p not in shipped]

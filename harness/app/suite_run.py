@@ -14,14 +14,18 @@ from harness import metrics, paths, records
 from harness.app.search_runs import SearchSpec
 from harness.app.search_runs import run as run_search
 from harness.app.suite import EstimateStep, SearchStep, Suite, write_record
-from harness.estimation import Execution
+from harness.estimation import Execution, check_ready
 from harness.evaluate import Target, select_archs
 from harness.groundtruth import GroundTruth, merge_into
 from harness.groundtruth.sources.csv_table import PRESETS, CsvTableSource
+from harness.groundtruth.sources.packaged import PackagedHp12Source
 from harness.store import Store
 from harness.stored import estimator_key, run_stored
 
-NO_IMAGES = f"no images: set {paths.SHARED_DATA_ENV} or {paths.DATA_ROOT_ENV} to a CIFAR-10 folder"
+NO_IMAGES = "no CIFAR-10 images found"
+FETCH_IMAGES = f"`bpebench data fetch cifar10`, or {paths.DATA_ROOT_ENV}=DIR holding CIFAR-10"
+REASON_WIDTH = 90
+"""Characters of a skip reason shown in the closing summary (the record keeps all of it)."""
 
 
 @dataclass
@@ -32,9 +36,26 @@ class SuiteRun:
     entries: list[dict] = field(default_factory=list)
     skipped: list[dict] = field(default_factory=list)
 
-    def skip(self, what: str, reason: str) -> None:
-        self.skipped.append({"what": what, "reason": reason})
+    def skip(self, what: str, reason: str | Exception, enable: str | None = None) -> None:
+        """Record a skipped entry: why, and the one step that would enable it (from an `Unavailable`)."""
+        enable = enable or getattr(reason, "enable", None) or "-"
+        reason = getattr(reason, "missing", None) or str(reason)
+        self.skipped.append({"what": what, "reason": reason, "enable": enable})
         print(f"  skipped {what}: {reason}")
+
+    def summary(self) -> str:
+        """One table of every entry: ran or skipped, why, and the command that enables a skipped one."""
+        rows = [("ran", e["what"], "", "") for e in self.entries]
+        rows += [("skipped", s["what"], _clip(s["reason"]), s["enable"]) for s in self.skipped]
+        header = ("status", "entry", "why", "enable with")
+        widths = [max(len(r[i]) for r in [header, *rows]) for i in range(4)]
+        lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in [header, *rows]]
+        lines.insert(1, "  ".join("-" * w for w in widths))
+        return "\n".join(lines)
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= REASON_WIDTH else text[: REASON_WIDTH - 3] + "..."
 
 
 def run_suite(
@@ -46,7 +67,7 @@ def run_suite(
 ) -> dict:
     """Run `suite` (resuming from the store), write its record and return it."""
     run = SuiteRun(suite)
-    print(f"suite {suite.name}: {suite.description}")
+    print(f"suite {suite.label}: {suite.description}")
     gt = GroundTruth.open(gt_path)
     gt = _merge_tables(suite, gt, run)
     images = suite.images_root()
@@ -58,6 +79,8 @@ def run_suite(
             _run_search_step(step, gt, run, workers, data_root)
         record = {
             "suite": suite.name,
+            "suite_sha256": suite.sha256,
+            "suite_file": suite.origin,
             "description": suite.description,
             "groundtruth": str(gt.path),
             "groundtruth_provenance": gt.provenance,
@@ -66,8 +89,9 @@ def run_suite(
             "entries": run.entries,
             "skipped": run.skipped,
         }
-    path = write_record(suite.name, record)
-    print(f"suite {suite.name}: {len(run.entries)} entries stored, {len(run.skipped)} skipped; record at {path}")
+    path = write_record(suite, record)
+    print(f"\nsuite {suite.label}: {len(run.entries)} entries stored, {len(run.skipped)} skipped; record at {path}")
+    print(run.summary())
     return record
 
 
@@ -78,11 +102,16 @@ def _merge_tables(suite: Suite, gt: GroundTruth, run: SuiteRun) -> GroundTruth:
         if gt.has(first.dataset, first.split, first.metric, hp=_preset_hp(table.preset)):
             continue
         path = paths.shared_data_dir() / table.path
-        if not path.exists():
-            run.skip(f"table {table.path}", f"not found at {path} (set {paths.SHARED_DATA_ENV})")
+        if table.preset == "nb201-hp12":  # the same facts ship with the package
+            source = PackagedHp12Source()
+        elif path.exists():
+            source = CsvTableSource(path, key="arch", columns=columns, hp=_preset_hp(table.preset))
+        else:
+            enable = f"`bpebench data add-csv FILE --preset {table.preset}`"
+            run.skip(f"table {table.path}", f"not found at {path} (set {paths.SHARED_DATA_ENV})", enable)
             continue
         gt.close()
-        merge_into(gt.path, CsvTableSource(path, key="arch", columns=columns, hp=_preset_hp(table.preset)))
+        merge_into(gt.path, source)
         gt = GroundTruth.open(gt.path)
     return gt
 
@@ -106,11 +135,12 @@ def _run_estimate_step(
         options = dict(step.options)
         if entry.live:
             if data_root is None:
-                run.skip(what, NO_IMAGES)
+                run.skip(what, NO_IMAGES, FETCH_IMAGES)
                 continue
             options["execution"] = Execution(data_root, store, workers, scheduler)
         try:
             estimator = entry.factory(gt, **options)
+            check_ready(estimator, dataset)
             archs = select_archs(step.archs, gt, seed=seed)
             # table reads take milliseconds: only live results go through the store
             estimation = (
@@ -119,7 +149,7 @@ def _run_estimate_step(
                 else estimator.estimate(archs, dataset, seed)
             )
         except (ValueError, FileNotFoundError) as err:
-            run.skip(what, str(err))
+            run.skip(what, err)
             continue
         target = Target.parse(None, dataset)
         truth = target.truth(gt, dataset, archs, estimation.reads)
@@ -128,6 +158,7 @@ def _run_estimate_step(
         print(f"  {what}: n={len(archs)}, Kendall tau {tau:.3f} vs {target.describe(estimation.reads)}, {cost}")
         run.entries.append(
             {
+                "what": what,
                 "kind": "estimate",
                 "estimator": name,
                 "options": step.options,
@@ -160,7 +191,7 @@ def _run_search_step(
         what = what.replace("  ", " ")
         options = dict(step.options)
         if estimators.entry(estimator).live and data_root is None:
-            run.skip(what, NO_IMAGES)
+            run.skip(what, NO_IMAGES, FETCH_IMAGES)
             continue
         try:
             spec = SearchSpec(
@@ -174,12 +205,13 @@ def _run_search_step(
             )
             report = run_search(spec, gt, list(range(step.seeds)), workers=workers or 1, progress=False)
         except ValueError as err:
-            run.skip(what, str(err))
+            run.skip(what, err)
             continue
         summary = report.to_dict()
         print(f"  {what}: {summary['mean']:.2f} +- {summary['std']:.2f} ({summary['target']})")
         run.entries.append(
             {
+                "what": what,
                 "kind": "search",
                 "searcher": searcher,
                 "estimator": estimator,

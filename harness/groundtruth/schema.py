@@ -30,6 +30,8 @@ BUILDER_VERSION = "1.0"
 
 METRICS: tuple[str, ...] = ("acc", "loss")
 COSTS: tuple[str, ...] = ("params", "flops", "latency", "train_time", "eval_time")
+COST_UNITS = {"params": "M", "flops": "M MACs", "latency": "s", "train_time": "s", "eval_time": "s"}
+"""Units of the recorded costs: millions of parameters, millions of multiply-adds, seconds on NB201's GPU."""
 MEAN_SEED = -1
 COST_GROUP = "cost"
 

@@ -116,7 +116,11 @@ ROWS: list[Row] = [
     row("estimate-target-seed", "estimate params --groundtruth {gt} --target x-valid:acc:200:5", "seed"),
     row("estimate-bootstrap", "estimate params --groundtruth {gt} --bootstrap 0", "--bootstrap must be at least 1"),
     row("estimate-seed-neg", "estimate params --groundtruth {gt} --seed -1", "seed"),
-    row("estimate-no-hp12", "estimate tabular-hp12 --groundtruth {gt}", "has no acc on cifar10-valid x-valid (hp=12)"),
+    row(
+        "estimate-no-hp12",
+        "estimate tabular-hp12 --groundtruth {probe}/bare.h5",
+        "has no 12-epoch (hp=12) accuracy table",
+    ),
     row("estimate-gt-missing", "estimate params --groundtruth {probe}/nope.h5", "nope.h5"),
     row("estimate-gt-garbage", "estimate params --groundtruth {probe}/garbage.h5", "garbage.h5"),
     row("estimate-gt-truncated", "estimate params --groundtruth {probe}/truncated.h5", "truncated.h5"),
@@ -335,7 +339,11 @@ ROWS: list[Row] = [
     row("suite-dir", "suite {probe}/folder --groundtruth {gt} --store {out}/s.h5", "folder"),
     # ---- leaderboard
     row("leaderboard-none", "leaderboard --out {out}/lb", "no stored suite runs"),
-    row("leaderboard-suite", "leaderboard --suite nope --out {out}/lb", "invalid choice"),
+    row("leaderboard-suite", "leaderboard --suite nope --out {out}/lb", "unknown suite 'nope'"),
+    row("arch-index", "arch 99999 --groundtruth {gt}", "0..15624"),
+    row("arch-string", "arch |foo~0| --groundtruth {gt}", "invalid arch string"),
+    row("plan-unknown", "plan nope --groundtruth {gt}", "unknown suite 'nope'"),
+    row("plan-missing", "plan", "required: SUITE"),
     row("leaderboard-out-file", "leaderboard --out {probe}/garbage.h5", "garbage.h5"),
 ]
 
@@ -375,12 +383,13 @@ def _api_rows() -> list[tuple[str, Callable[[Path], object], str]]:
 
 
 @pytest.fixture(scope="module")
-def probe(embedded_gt_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def probe(embedded_gt_path: Path, bare_gt_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The stored files the rows must leave unchanged."""
     import h5py
 
     root = tmp_path_factory.mktemp("probe")
     shutil.copyfile(embedded_gt_path, root / "gt.h5")
+    shutil.copyfile(bare_gt_path, root / "bare.h5")  # no 12-epoch table
     (root / "garbage.h5").write_bytes(np.random.default_rng(0).bytes(4096))
     (root / "truncated.h5").write_bytes(embedded_gt_path.read_bytes()[:100_000])
     with h5py.File(root / "noschema.h5", "w") as h5:

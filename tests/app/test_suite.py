@@ -1,11 +1,12 @@
 import math
 import shutil
+from dataclasses import replace
 
 import pytest
 
 from harness.app import leaderboard, report
-from harness.app.suite import Suite, read_record
-from harness.app.suite_run import run_suite
+from harness.app.suite import Suite, read_record, record_path
+from harness.app.suite_run import FETCH_IMAGES, NO_IMAGES, run_suite
 
 TINY = {
     "description": "test suite",
@@ -34,7 +35,7 @@ def test_suite_stores_entries_and_record(tiny_run):
         "tabular-hp200-seed",
         "tabular-hp200-seed",
     ]
-    assert read_record("tiny")["provenance"]["commit"]
+    assert read_record(Suite.from_dict("tiny", TINY))["provenance"]["commit"]
     assert tiny_run["skipped"] == []
 
 
@@ -46,8 +47,8 @@ def test_rerun_reuses_store(tiny_run, embedded_gt_path, tmp_path, capsys):
 
 @pytest.mark.slow  # ~7 s: writes every table and plot twice
 def test_leaderboard_is_deterministic(tiny_run, tmp_path):
-    first = leaderboard.write_all([report.build_report("tiny")], tmp_path / "a")
-    second = leaderboard.write_all([report.build_report("tiny")], tmp_path / "b")
+    first = leaderboard.write_all([report.build_report(record_path(Suite.from_dict("tiny", TINY)))], tmp_path / "a")
+    second = leaderboard.write_all([report.build_report(record_path(Suite.from_dict("tiny", TINY)))], tmp_path / "b")
     assert [p.name for p in first] == [p.name for p in second]
     for a, b in zip(first, second, strict=True):
         assert a.read_bytes() == b.read_bytes(), a.name
@@ -59,7 +60,7 @@ def test_leaderboard_is_deterministic(tiny_run, tmp_path):
 
 
 def test_ceiling_outranks_params(tiny_run):
-    built = report.build_report("tiny")
+    built = report.build_report(record_path(Suite.from_dict("tiny", TINY)))
     rows = {(r.estimator, r.dataset): r for r in built.estimators}
     ceiling = rows[("tabular-hp200-seed", "cifar10-valid")]
     size = rows[("params", "cifar10-valid")]
@@ -71,10 +72,10 @@ def test_ceiling_outranks_params(tiny_run):
     assert math.isnan(ceiling.precision_at_5) and math.isnan(ceiling.tau_top_10)  # 3 and 6 archs: below k = 10
 
 
-def test_missing_data_is_skipped_with_reason(embedded_gt_path, tmp_path, monkeypatch):
+def test_missing_data_is_skipped_with_reason_and_enabling_command(bare_gt_path, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("BPEBENCH_SHARED_DATA", str(tmp_path / "nowhere"))
     monkeypatch.delenv("BPEBENCH_DATA_ROOT", raising=False)
-    shutil.copyfile(embedded_gt_path, tmp_path / "gt.h5")
+    shutil.copyfile(bare_gt_path, tmp_path / "gt.h5")
     raw = {
         "data": {"csv": [{"path": "nb201/nb201-hp12-final-accuracy.csv", "preset": "nb201-hp12"}], "images": "x"},
         "estimate": [{"estimators": ["tabular-hp12", "synflow"], "datasets": ["cifar10-valid"], "archs": "5"}],
@@ -83,10 +84,42 @@ def test_missing_data_is_skipped_with_reason(embedded_gt_path, tmp_path, monkeyp
         ],
     }
     record = run_suite(Suite.from_dict("skips", raw), gt_path=tmp_path / "gt.h5", store_path=tmp_path / "r.h5")
-    assert any(s["what"].startswith("search rs with bpe") for s in record["skipped"])
-    reasons = " ".join(s["reason"] for s in record["skipped"])
-    assert "not found at" in reasons and "no images" in reasons and "has no acc" in reasons
-    assert record["entries"] == []
+    # the 12-epoch table comes from the package when the reference CSV is absent
+    assert [e["estimator"] for e in record["entries"]] == ["tabular-hp12"]
+    assert {s["what"].split()[0] for s in record["skipped"]} == {"synflow", "search"}
+    assert all(s["reason"] == NO_IMAGES and s["enable"] == FETCH_IMAGES for s in record["skipped"])
+    summary = capsys.readouterr().out.split("record at", 1)[1]
+    assert "enable with" in summary and summary.count("bpebench data fetch cifar10") == 2
+    assert "ran " in summary and "tabular-hp12" in summary
+
+
+def test_search_without_its_table_is_skipped_once_before_any_seed(bare_gt_path, tmp_path, capsys):
+    shutil.copyfile(bare_gt_path, tmp_path / "gt.h5")
+    raw = {
+        "search": [
+            {
+                "searchers": ["rs", "rea"],
+                "estimators": ["tabular-hp12"],
+                "datasets": ["cifar10-valid"],
+                "queries": 2,
+                "seeds": 20,
+            },
+        ],
+    }
+    record = run_suite(Suite.from_dict("no-hp12", raw), gt_path=tmp_path / "gt.h5", store_path=tmp_path / "r.h5")
+    assert len(record["skipped"]) == 2 and record["entries"] == []
+    assert all("bpebench data build" in s["enable"] and "hp=12" in s["reason"] for s in record["skipped"])
+    out = capsys.readouterr().out
+    assert "seed(s) failed" not in out and max(len(line) for line in out.splitlines()) < 400
+
+
+def test_user_suite_named_like_a_shipped_one_keeps_its_own_record(tmp_path):
+    custom = tmp_path / "quick.toml"
+    custom.write_text('description = "mine"\n[[estimate]]\nestimators = ["params"]\ndatasets = ["cifar10"]\n')
+    mine, shipped = Suite.load(str(custom)), Suite.load("quick")
+    assert mine.name == shipped.name == "quick" and mine.sha256 != shipped.sha256
+    assert record_path(mine) != record_path(shipped)
+    assert mine.origin == str(custom.resolve()) and shipped.origin == "shipped" and "shipped" in shipped.label
 
 
 @pytest.mark.parametrize(
@@ -115,3 +148,34 @@ def test_shipped_suites_load():
     for name in ("quick", "standard", "gpu"):
         suite = Suite.load(name)
         assert suite.estimate and suite.search
+
+
+def test_leaderboard_names_missing_entries_first_and_never_shrinks_silently(tiny_run, tmp_path):
+    full = report.build_report(record_path(Suite.from_dict("tiny", TINY)))
+    assert "Complete: every entry" in leaderboard.markdown([full])
+    leaderboard.write_all([full], tmp_path / "out", force=False)
+    skipped = {"what": "synflow on cifar10-valid", "reason": "no images", "enable": "`bpebench data fetch cifar10`"}
+    partial = replace(full, searches=[], skipped=[skipped])
+    text = leaderboard.markdown([partial])
+    assert text.index("Missing entries") < text.index("## Suite") and "`bpebench data fetch cifar10`" in text
+    before = (tmp_path / "out" / "leaderboard.csv").read_bytes()
+    with pytest.raises(ValueError, match=r"holds a leaderboard of 6 entries and this one has 4.*--force.*--out"):
+        leaderboard.write_all([partial], tmp_path / "out", force=False)
+    assert (tmp_path / "out" / "leaderboard.csv").read_bytes() == before
+    leaderboard.write_all([partial], tmp_path / "out", force=True)
+    assert leaderboard.stored_entry_count(tmp_path / "out") == 4
+
+
+def test_leaderboard_tables_per_sample_regret_and_notes(tiny_run):
+    full = report.build_report(record_path(Suite.from_dict("tiny", TINY)))
+    first = full.estimators[0]
+    other = replace(first, archs="30", n=30, estimator="flops", kendall_tau=-0.3, tau_low=-0.5, tau_high=-0.1)
+    search = full.searches[0]
+    twin = replace(search, searcher="rea")
+    text = leaderboard.markdown([replace(full, estimators=[*full.estimators, other], searches=[search, twin])])
+    assert "#### Sample `60` (n = 60 archs)" in text and "#### Sample `30` (n = 30 archs)" in text
+    assert text.index("Sample `60`") < text.index("Sample `30`")  # biggest sample first, never mixed
+    assert "Anti-correlated: the whole tau interval of flops on" in text
+    assert f"Identical outcomes: rea, rs with {search.estimator}" in text
+    assert f"optimum {search.optimum:.2f} on cifar10-valid" in text and "regret (points)" in text
+    assert search.optimum == pytest.approx(91.61, abs=0.01)  # NB201's best mean x-valid accuracy on cifar10-valid

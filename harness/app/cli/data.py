@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 
 from harness import paths
+from harness.app.cli import COMMANDS
 from harness.app.cli.common import add_groundtruth_option, open_groundtruth, print_json
 from harness.groundtruth import SOURCES, build_file, merge_into
 from harness.groundtruth.sources.csv_table import PRESETS, ColumnSpec, CsvTableSource
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("data", help="build, inspect and extend the ground-truth HDF5 file")
+    parser = subparsers.add_parser("data", help=COMMANDS["data"])
     commands = parser.add_subparsers(dest="data_command", required=True, metavar="ACTION")
 
     build = commands.add_parser("build", help="build the ground-truth file from a source (atomic)")
@@ -26,7 +27,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     build.add_argument(
         "--merge", action="store_true", help="add the source to the existing file instead of replacing it"
     )
+    build.add_argument(
+        "--drop-merged",
+        action="store_true",
+        help="rebuild without the tables merged earlier (default: redo each merge from its file, or refuse)",
+    )
     build.set_defaults(handler=_build)
+
+    fetch = commands.add_parser("fetch", help="download CIFAR images for live training (torchvision, into the cache)")
+    fetch.add_argument("name", choices=("cifar10", "cifar100"), help="dataset (cifar10 serves cifar10-valid too)")
+    fetch.add_argument("--root", help="download folder (default: <cache>/datasets, found there by every command)")
+    fetch.set_defaults(handler=_fetch)
 
     info = commands.add_parser("info", help="show provenance and every stored metric")
     add_groundtruth_option(info)
@@ -53,8 +64,18 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _build(args: argparse.Namespace) -> int:
-    path = build_file(args.source, path=args.path, out=args.out, merge=args.merge)
+    path = build_file(args.source, path=args.path, out=args.out, merge=args.merge, drop_merged=args.drop_merged)
     print(f"ground truth written to {path}")
+    return 0
+
+
+def _fetch(args: argparse.Namespace) -> int:
+    from harness.data import fetch
+
+    folder = fetch(args.name, args.root)
+    print(f"{args.name} images in {folder}")
+    if args.root is not None:
+        print(f"pass --data-root {folder} (or set {paths.DATA_ROOT_ENV}={folder}) to use them")
     return 0
 
 
@@ -66,7 +87,9 @@ def _info(args: argparse.Namespace) -> int:
             return 0
         print(f"{gt.path}  (schema {gt.attrs['schema_version']}, {gt.num_archs} archs)")
         for record in gt.provenance:
-            origin = record.get("version", record.get("path", ""))
+            origin = record.get("version", record.get("path", record.get("origin", "")))
+            if "license" in record:
+                origin += f", {record['license']}, source sha256 {record['source_sha256'][:12]}"
             print(f"  source {record['source']}  built {record['built_at']}  {origin}")
         print(f"  {'dataset':<15} {'hp':>4} {'split':<9} {'name':<11} {'archs':>6} {'curve':>5}  seeds")
         for r in rows:

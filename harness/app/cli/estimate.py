@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 import estimators
+from harness.app.cli import COMMANDS
 from harness.app.cli.common import add_dataset_option, add_groundtruth_option, fmt_ci, open_groundtruth, print_json
 from harness.app.cli.options import add_execution_flags, add_option_flags, live_options
 from harness.evaluate import Target, evaluate, select_archs
@@ -17,7 +18,7 @@ SHOWN_FAILURES = 10
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "estimate",
-        help="rank archs with an estimator and compare with ground truth",
+        help=COMMANDS["estimate"],
         description="Estimators: " + "; ".join(f"{e.name}: {e.summary}" for e in estimators.entries()),
     )
     parser.add_argument("name", metavar="NAME", help="estimator name (see the list above)")

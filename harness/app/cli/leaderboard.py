@@ -5,26 +5,36 @@ from __future__ import annotations
 import argparse
 
 from harness import records
-from harness.app.suite import SUITES
+from harness.app.cli import COMMANDS
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("leaderboard", help="regenerate results/ from stored suite runs (no new work)")
+    parser = subparsers.add_parser("leaderboard", help=COMMANDS["leaderboard"])
     parser.add_argument(
-        "--suite", action="append", choices=SUITES, help="suites to include (default: every suite with a stored run)"
+        "--suite",
+        action="append",
+        metavar="NAME|FILE",
+        help="a shipped suite's name or a suite TOML file (repeatable; default: every stored suite run)",
     )
     parser.add_argument("--out", default="results", help="output folder (default: results)")
+    parser.add_argument(
+        "--force", action="store_true", help="replace a leaderboard under --out even when it has more entries"
+    )
     parser.set_defaults(handler=_leaderboard)
 
 
 def _leaderboard(args: argparse.Namespace) -> int:
     from harness.app.leaderboard import write_all
-    from harness.app.report import available_suites, build_report
+    from harness.app.report import available_suites, build_report, record_of
 
     out = records.check_output_folder(args.out, "--out")
-    suites = args.suite or available_suites()
-    if not suites:
+    suite_records = [record_of(s) for s in args.suite] if args.suite else available_suites()
+    if not suite_records:
         raise ValueError("no stored suite runs; run `bpebench suite quick` first")
-    for path in write_all([build_report(s) for s in suites], out):
+    reports = [build_report(r) for r in suite_records]
+    for path in write_all(reports, out, force=args.force):
         print(f"wrote {path}")
+    missing = sum(len(r.skipped) for r in reports)
+    if missing:
+        print(f"{missing} entries are missing (listed at the top of {out / 'LEADERBOARD.md'})")
     return 0

@@ -9,6 +9,7 @@ import shlex
 from pathlib import Path
 
 from harness import paths, records
+from harness.app.cli import COMMANDS
 from harness.app.cli.common import add_dataset_option, add_groundtruth_option, open_groundtruth
 from harness.estimation import Execution
 from harness.store import Store
@@ -17,7 +18,7 @@ from harness.store import Store
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "mip",
-        help="search the BPE space with Minimum Importance Pruning (and random search at the same budget)",
+        help=COMMANDS["mip"],
         description="Each iteration samples cheap BPE configs, measures their Kendall tau against ground truth on a "
         "fixed arch sample, ranks the free dimensions by importance (random-forest fANOVA) and fixes the least "
         "important one to its cheapest value. Results go through the resumable store: rerun the same command to "

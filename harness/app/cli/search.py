@@ -10,6 +10,7 @@ from dataclasses import replace
 
 import estimators
 import searchers
+from harness.app.cli import COMMANDS
 from harness.app.cli.common import add_dataset_option, add_groundtruth_option, open_groundtruth, print_json
 from harness.app.cli.options import (
     OPTION,
@@ -31,7 +32,7 @@ DARTS_ONLY = ("synthetic", "device")
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "search",
-        help="run a NAS searcher with an estimator under a budget, over seeds",
+        help=COMMANDS["search"],
         description="Searchers: " + "; ".join(f"{e.name}: {e.summary}" for e in searchers.entries()),
     )
     parser.add_argument("algo", metavar="ALGO", help=f"searcher: {', '.join(searchers.names())}")
@@ -87,15 +88,25 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     darts.add_argument("--synthetic", type=int, help="search on this many synthetic train images instead")
     darts.add_argument("--device", help="'auto' (default), 'cpu', 'cuda', ...")
+    parser.add_argument("--dry-run", action="store_true", help="check, print the estimated time and exit")
     parser.set_defaults(handler=_search)
 
 
 def _search(args: argparse.Namespace) -> int:
+    from harness.app.plan import describe_seconds, search_seconds
+
     spec = _spec(args)
     if args.seeds < 1:
         raise ValueError(f"--seeds must be at least 1, got {args.seeds}")
     scheduler = args.scheduler or os.environ.get(SCHEDULER_ENV) or None
     with open_groundtruth(args) as gt:
+        spec.check(gt)
+        predicted = search_seconds(spec, gt, args.seeds)
+        if not args.json or args.dry_run:
+            workers = args.workers or 1
+            print(f"estimated time for {args.seeds} seeds: {describe_seconds(predicted, workers)}", flush=True)
+        if args.dry_run:
+            return 0
         report = run(
             spec,
             gt,

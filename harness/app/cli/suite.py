@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from harness.app.cli import COMMANDS
 from harness.app.cli.common import add_groundtruth_option
 from harness.app.suite import SUITES, Suite
 
@@ -11,7 +12,7 @@ from harness.app.suite import SUITES, Suite
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "suite",
-        help="run a benchmark suite (resumes from stored results)",
+        help=COMMANDS["suite"],
         description=f"Shipped suites: {', '.join(SUITES)}; or give a TOML file in the same format.",
     )
     parser.add_argument("name", metavar="NAME", help=f"{', '.join(SUITES)}, or a suite TOML file")

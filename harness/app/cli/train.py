@@ -8,6 +8,7 @@ import time
 import numpy as np
 
 import estimators
+from harness.app.cli import COMMANDS
 from harness.app.cli.common import add_dataset_option, add_groundtruth_option, open_groundtruth, print_json
 from harness.app.cli.options import add_execution_flags, add_option_flags, entry_config
 
@@ -15,7 +16,7 @@ from harness.app.cli.options import add_execution_flags, add_option_flags, entry
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "train",
-        help="train one architecture under a BPE and print accuracy per epoch and the cost",
+        help=COMMANDS["train"],
         description="Train one NB201 architecture (arch string or index) and compare with NB201's recorded accuracy.",
     )
     parser.add_argument("arch", metavar="ARCH", help="arch string like '|nor_conv_3x3~0|+|...|' or an index 0..15624")
@@ -30,6 +31,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--threads", type=int, metavar="N", help="torch CPU threads (default: torch's; 1 is faster on busy cores)"
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object at the end instead of a log")
+    parser.add_argument("--dry-run", action="store_true", help="print the estimated time and exit (nothing trains)")
     parser.set_defaults(handler=_train)
 
 
@@ -37,7 +39,9 @@ def _train(args: argparse.Namespace) -> int:
     import torch
 
     from estimators.bpe import load_splits, store_key
+    from harness.app.plan import bpe_seconds
     from harness.paths import data_root
+    from harness.records import fmt_seconds
     from harness.train import BPE, check_run, device_label, train
 
     config = entry_config(estimators.entry("bpe"), args) or BPE()
@@ -51,16 +55,28 @@ def _train(args: argparse.Namespace) -> int:
         index, arch_str = _resolve_arch(args.arch, gt)
         recorded = _recorded_accuracy(gt, args.dataset, args.eval_split, index)
     key = store_key(config, args.eval_split, root)
-    if not args.json:
+    predicted = bpe_seconds(config, args.dataset, [arch_str], args.eval_split)
+    if not args.json or args.dry_run:
         print(f"arch {index}: {arch_str}")
         print(f"BPE {config.describe()} (store key {key}), seed {args.seed}, {args.dataset}")
+        print(f"estimated time: about {fmt_seconds(predicted)} on one CPU core (cost model; a GPU takes far less)")
+    if args.dry_run:
+        return 0
     start = time.perf_counter()
     splits = load_splits(args.dataset, root)
     load_seconds = time.perf_counter() - start
 
+    started = time.perf_counter()
+
     def report(epoch: int, loss: float, accuracy: float) -> None:
         if not args.json:
-            print(f"  epoch {epoch:>3}/{config.epochs}  loss {loss:.4f}  {args.eval_split} acc {accuracy:6.2f}%")
+            elapsed = time.perf_counter() - started
+            eta = elapsed / epoch * (config.epochs - epoch)
+            print(
+                f"  epoch {epoch:>3}/{config.epochs}  loss {loss:.4f}  {args.eval_split} acc {accuracy:6.2f}%  "
+                f"elapsed {fmt_seconds(elapsed)}, ETA {fmt_seconds(eta)}",
+                flush=True,
+            )
 
     result = train(arch_str, config, splits, args.eval_split, report, seed=args.seed, device=args.device)
     payload = {
@@ -89,9 +105,9 @@ def _train(args: argparse.Namespace) -> int:
     status = f"FAILED ({result.reason})" if result.failed else f"{result.score:.2f}%"
     print(f"final {args.eval_split} accuracy {status}")
     print(
-        f"cost: {result.train_seconds:.1f} s training + {result.eval_seconds:.1f} s evaluation on "
-        f"{payload['device']} (data {load_seconds:.1f} s); {result.macs / 1e9:,.1f} G training + "
-        f"{result.eval_macs / 1e9:,.1f} G evaluation multiply-adds"
+        f"cost: {fmt_seconds(result.train_seconds)} training + {fmt_seconds(result.eval_seconds)} evaluation on "
+        f"{payload['device']} (data {fmt_seconds(load_seconds)}); {result.macs:.3g} training + "
+        f"{result.eval_macs:.3g} evaluation multiply-adds"
     )
     if recorded is not None:
         print(f"NB201 200-epoch {args.eval_split} accuracy (mean over seeds): {recorded:.2f}%")

@@ -102,8 +102,10 @@ class CsvTableSource:
             path = f"{schema.group_path(spec.dataset, self.hp, spec.split)}/{spec.metric}"
             schema.write_table(h5, path, schema.Table(values=values, seeds=(self.seed,)), unit=unit)
         return {
-            "path": str(self.path),
+            "path": str(self.path.resolve()),
             "sha256": hashlib.sha256(self.path.read_bytes()).hexdigest(),
+            "key": self.key,
+            "seed": self.seed,
             "rows": len(rows),
             "hp": self.hp,
             "columns": [f"{c.column}={c.dataset}:{c.split}:{c.metric}" for c in self.columns],
