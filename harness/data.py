@@ -11,8 +11,8 @@ torchvision's CIFAR folders (`cifar-10-batches-py`, `cifar-100-python`), an Imag
 (`train/<class>/*.jpg`, `test/<class>/*.jpg`) at the root or in a named subfolder (e.g. `cifar10-jpeg`; for
 `cifar10-valid` a `train/` alone will do, giving `train` and `x-valid` without `ori-test`, as the GPU check carries
 it), the official ImageNet16 pickles (`train_data_batch_1..10`, `val_data`), or a torchvision download when
-`download=True`. Decoded images are cached as uint8 arrays under <cache>/data ($BPEBENCH_CACHE_DIR overrides the cache root), never
-beside the data.
+`download=True`. Decoded images are cached as uint8 arrays under <cache>/data ($BPEBENCH_CACHE_DIR overrides the
+cache root), never beside the data.
 """
 
 from __future__ import annotations
