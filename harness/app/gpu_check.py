@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from harness import data, metrics, paths, records, space
-from harness.groundtruth import GroundTruth
+from harness.groundtruth import GroundTruth, schema
 from harness.train import BPE, PRESETS
 
 DATASET = "cifar10-valid"
@@ -157,7 +157,7 @@ class Records:
             gt.metric(DATASET, "x-valid", "acc", hp=12),
             gt.metric(DATASET, "x-valid", "acc", hp=200),
             float(np.nanmedian(seconds)),
-            f"ground truth {gt.path} (fingerprint {gt.fingerprint([])})",
+            f"ground truth {gt.path} (fingerprint {gt.fingerprint(_RECORD_PATHS)})",
         )
 
     @classmethod
@@ -184,6 +184,13 @@ class Records:
                 }
             )
         )
+
+
+_RECORD_PATHS = [
+    f"{schema.group_path(DATASET, 12, 'x-valid')}/acc",
+    f"{schema.group_path(DATASET, 200, 'x-valid')}/acc",
+    f"{schema.group_path(DATASET, 200, schema.COST_GROUP)}/train_time",
+]
 
 
 def spread_archs(recorded: np.ndarray, arch_strings: list[str], n: int) -> np.ndarray:
@@ -573,7 +580,7 @@ def markdown(payload: dict) -> str:
                 fmt(r["images_per_second"], 0),
                 fmt(r["seconds_per_arch_epoch"], 4),
                 fmt(r["macs_per_second"] / 1e12, 2),
-                f"{fmt(100 * r['fraction_of_peak'], 1)} % of {r['peak_kind']}",
+                _of_peak(r),
                 fmt(r["peak_memory_gib"], 1),
                 r["error"] or "",
             ]
@@ -608,7 +615,7 @@ def markdown(payload: dict) -> str:
             "",
         ]
         rows = [
-            [str(r["index"]), f"`{r['arch']}`", fmt(r["recorded"], 2), fmt(r["live"], 2), fmt(r["difference"], 2)]
+            [str(r["index"]), _code(r["arch"]), fmt(r["recorded"], 2), fmt(r["live"], 2), fmt(r["difference"], 2)]
             for r in p["archs"]
         ]
         lines += [*records.markdown_table(["index", "arch", "recorded", "live", "difference"], rows), ""]
@@ -625,3 +632,14 @@ def markdown(payload: dict) -> str:
             "",
         ]
     return "\n".join(lines)
+
+
+def _of_peak(row: dict) -> str:
+    if records.missing(row["fraction_of_peak"]):
+        return "n/a (peak unknown)" if row["peak_kind"] == "unknown" else "n/a"
+    return f"{100 * row['fraction_of_peak']:.1f} % of {row['peak_kind']}"
+
+
+def _code(arch: str) -> str:
+    """An arch string as Markdown code that survives a table cell (its pipes escaped)."""
+    return "`" + arch.replace("|", "\\|") + "`"
