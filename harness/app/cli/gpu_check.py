@@ -36,7 +36,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--pack",
         metavar="FILE",
-        help="only write that archive (.tar.gz, about 47 MB) of the CIFAR-10 train JPEGs and the NB201 records the "
+        help="only write that archive (.tar.gz, about 17 MB) of the CIFAR-10 train JPEGs and the NB201 records the "
         "check reads, for a machine without the reference data",
     )
     parser.add_argument("--device", default="auto", help="'auto' (CUDA if available), 'cuda:0', ... (default: auto)")
