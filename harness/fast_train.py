@@ -10,8 +10,13 @@ convolution (or pool). A step then launches about as many kernels as one arch's 
 for K archs' work, and each kernel is K times larger, so the launch cost per arch falls by about K and the GPU fills.
 CUDA streams in one process still pay every launch from one Python thread; one process per arch pays them in
 parallel but needs a CPU core, a CUDA context and a data copy per arch, and without MPS the GPU time-slices between
-processes. The group is one process, one data copy, one optimiser. Whether it pays, and at which K, is what
-`measure_throughput` measures (`bpebench gpu-check`); on a CPU it cannot be shown.
+processes. The group is one process, one data copy, one optimiser. Its price: each edge gathers its archs' channels
+and adds the results back (copies forward, zero-filled gradients backward), and grouped convolutions can be slower
+per multiply-add than plain ones. Whether it pays, and at which K, is what `measure_throughput` measures, fused
+against the same archs stepped alone one after another (`bpebench gpu-check` picks the faster for its protocol run).
+On a CPU it does not pay (measured on this project's 2-core machine, one thread, 8 archs at C=16, N=5, 32 px, batch
+64: 16.5 s per step of the group against 6.5 s for the 8 alone; a grouped 3x3 convolution of 8 x 16 channels took
+1.75x as long as the 8 plain ones): there is no launch cost to win back.
 
 Each arch in a group trains exactly as it does alone (`harness.train.train`) with the same seed: the same initial
 weights (each network is built alone with the seed and copied in), the same batches, crops and flips (one generator
@@ -386,20 +391,27 @@ def peak_flops(device_name: str, precision: str, tf32: bool) -> tuple[float, str
     return math.nan, "unknown"
 
 
+MODES: tuple[str, ...] = ("fused", "alone")
+"""How K archs are trained in `measure_throughput`: as one fused group, or each alone (a group of one), in turn."""
+
+
 @dataclass(frozen=True)
 class Throughput:
-    """Training speed of one group size K at one precision, measured over timed steps after warm-up steps."""
+    """Training speed of K archs at one precision, fused or alone, measured over timed steps after warm-up steps."""
 
+    mode: str
+    """'fused': one group of K; 'alone': each of the K archs stepped alone, one after another (their times added)."""
     k: int
     precision: str
     compiled: bool
     batch_size: int
     steps: int
     seconds_per_step: float
+    """Seconds for one training step of all K archs."""
     images_per_second: float
     """Training images per second summed over the K archs (K x batch / seconds per step)."""
     seconds_per_arch_epoch: float
-    """Seconds per step x steps per epoch / K: the device time one arch's epoch costs inside the group."""
+    """Seconds per step x steps per epoch / K: the device time one arch's epoch costs."""
     macs_per_second: float
     """Training multiply-adds per second (NB201 forward FLOPs x 3 x images), summed over the archs."""
     peak_flops: float
@@ -407,9 +419,9 @@ class Throughput:
     fraction_of_peak: float
     """2 x macs_per_second / peak_flops (NaN when the peak is unknown)."""
     peak_memory_gib: float
-    """Most device memory allocated during the run (CUDA only; NaN elsewhere)."""
+    """Most device memory allocated while timing (CUDA only; NaN elsewhere)."""
     error: str = ""
-    """Why the size could not run (e.g. out of memory); every figure is then NaN."""
+    """Why it could not run (e.g. out of memory); every figure is then NaN."""
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -421,49 +433,79 @@ def measure_throughput(
     splits: DatasetSplits,
     ks: Sequence[int],
     *,
+    modes: Sequence[str] = MODES,
     steps: int = 20,
     warmup: int = 5,
     seed: int = 0,
     device: str = "auto",
     compile: bool = False,
 ) -> list[Throughput]:
-    """Train-step speed of groups of the first k of `arch_strs` for each k in `ks`, under `bpe` (its batch, size,
-    precision) on `splits.train`; an out-of-memory group is reported with its error, not raised."""
+    """Train-step speed of the first k of `arch_strs` for each k in `ks` and each of `modes`, under `bpe` (its batch,
+    size, precision) on `splits.train`; one row per (k, mode), k first. Each arch is timed alone once and reused for
+    every k. A group that runs out of memory is reported with its error, not raised."""
     if not ks or any(not isinstance(k, int) or not 1 <= k <= len(arch_strs) for k in ks):
         raise invalid("", "ks", list(ks), f"group sizes in 1..{len(arch_strs)} (the archs given)")
+    if not modes or not set(modes) <= set(MODES):
+        raise invalid("", "modes", list(modes), f"some of {', '.join(MODES)}")
     if steps < 1 or warmup < 0:
         raise invalid("", "steps", (steps, warmup), "steps >= 1 and warmup >= 0")
     torch_device = resolve_device(device)
     name = torch.cuda.get_device_name(torch_device) if torch_device.type == "cuda" else torch_device.type
     tf32 = torch_device.type == "cuda" and torch.backends.cudnn.allow_tf32
     peak, kind = peak_flops(name, bpe.precision, tf32)
+    steps_per_epoch = math.ceil(len(splits.train) * bpe.fraction / bpe.batch_size)
+
+    def timed(group: list[str]) -> tuple[float, float, float, str]:
+        """(seconds per step, images per step, peak GiB, error) of one group."""
+        try:
+            return (*_time_group(group, bpe, splits, steps, warmup, seed, device, compile), "")
+        except torch.OutOfMemoryError as err:
+            return math.nan, math.nan, math.nan, f"out of memory: {str(err).splitlines()[0]}"
+        finally:
+            if torch_device.type == "cuda":
+                torch.cuda.empty_cache()
+
+    alone: list[tuple[float, float, float, str]] = []
     rows = []
     for k in ks:
         group = list(arch_strs[:k])
-        try:
-            rows.append(_time_group(group, bpe, splits, steps, warmup, seed, device, compile, peak, kind))
-        except torch.OutOfMemoryError as err:
-            nan = math.nan
-            message = f"out of memory: {str(err).splitlines()[0]}"
-            rows.append(Throughput(k, bpe.precision, compile, bpe.batch_size, steps, *[nan] * 5, peak, kind, nan, nan,
-                                   message))  # fmt: skip
-        if torch_device.type == "cuda":
-            torch.cuda.empty_cache()
+        forward = sum(flops(a, bpe.channels, bpe.cells, splits.num_classes, bpe.resolution) for a in group) * 1e6
+        for mode in modes:
+            if mode == "fused":
+                seconds, images, memory, error = timed(group)
+            else:
+                alone += [timed([arch]) for arch in group[len(alone) :]]
+                seconds = sum(row[0] for row in alone[:k])
+                images = alone[0][1]
+                memory = max(row[2] for row in alone[:k])
+                error = next((row[3] for row in alone[:k] if row[3]), "")
+            macs = forward * PASSES_PER_IMAGE * images / seconds
+            rows.append(
+                Throughput(
+                    mode=mode,
+                    k=k,
+                    precision=bpe.precision,
+                    compiled=compile,
+                    batch_size=bpe.batch_size,
+                    steps=steps,
+                    seconds_per_step=seconds,
+                    images_per_second=k * images / seconds,
+                    seconds_per_arch_epoch=seconds * steps_per_epoch / k,
+                    macs_per_second=macs,
+                    peak_flops=peak,
+                    peak_kind=kind,
+                    fraction_of_peak=2 * macs / peak if math.isfinite(peak) else math.nan,
+                    peak_memory_gib=memory,
+                    error=error,
+                )
+            )
     return rows
 
 
 def _time_group(
-    group: list[str],
-    bpe: BPE,
-    splits: DatasetSplits,
-    steps: int,
-    warmup: int,
-    seed: int,
-    device: str,
-    compile: bool,
-    peak: float,
-    kind: str,
-) -> Throughput:
+    group: list[str], bpe: BPE, splits: DatasetSplits, steps: int, warmup: int, seed: int, device: str, compile: bool
+) -> tuple[float, float, float]:
+    """(seconds per training step, images per step, peak GiB allocated or NaN) of one fused group."""
     loop, data = prepare(group, bpe, splits, seed, device, compile)
     cuda = loop.device.type == "cuda"
     if cuda:
@@ -482,22 +524,5 @@ def _time_group(
     float(losses.sum())  # waits for the device
     seconds = (time.perf_counter() - start) / steps
     images = float(sum(len(index) for index in batches[warmup:])) / steps
-    forward = sum(flops(a, bpe.channels, bpe.cells, data.num_classes, bpe.resolution) for a in group) * 1e6
-    macs = forward * PASSES_PER_IMAGE * images / seconds
     memory = torch.cuda.max_memory_allocated(loop.device) / 2**30 if cuda else math.nan
-    del loop
-    return Throughput(
-        k=len(group),
-        precision=bpe.precision,
-        compiled=compile,
-        batch_size=bpe.batch_size,
-        steps=steps,
-        seconds_per_step=seconds,
-        images_per_second=len(group) * images / seconds,
-        seconds_per_arch_epoch=seconds * math.ceil(len(labels) / bpe.batch_size) / len(group),
-        macs_per_second=macs,
-        peak_flops=peak,
-        peak_kind=kind,
-        fraction_of_peak=2 * macs / peak if math.isfinite(peak) else math.nan,
-        peak_memory_gib=memory,
-    )
+    return seconds, images, memory

@@ -34,10 +34,15 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from harness import data, metrics, paths, records, space
+from harness.fast_train import GroupProgress, measure_throughput, train_group
 from harness.groundtruth import GroundTruth, schema
-from harness.train import BPE, PRESETS
+from harness.network import flops
+from harness.train import BPE, PRESETS, device_label
+from searchers.base import Problem
+from searchers.darts import Darts, DartsConfig
 
 DATASET = "cifar10-valid"
 ARCHIVE_TRUTH = "nb201-records.json"
@@ -274,10 +279,6 @@ class _Clock:
 def run(plan: Plan, out_dir: str | Path, records_source: Records, data_root: str | None, log: Log = print) -> dict:
     """Run the check's parts in order, rewriting `<out_dir>/gpu_check[_tiny].json` and `.md` after each one;
     returns the final payload (`status` 'complete', or which parts failed)."""
-    import torch
-
-    from harness.train import device_label
-
     clock = _Clock(plan.budget_seconds)
     out = Path(out_dir)
     stem = RESULT_STEM + ("_tiny" if plan.tiny else "")
@@ -286,7 +287,7 @@ def run(plan: Plan, out_dir: str | Path, records_source: Records, data_root: str
         "check": "gpu-check",
         "tiny": plan.tiny,
         "status": "running",
-        "provenance": records.collect() | _device_facts(plan.device, device_label, torch),
+        "provenance": records.collect() | _device_facts(plan.device),
         "plan": plan.to_dict(),
         "records": records_source.source,
         "data_root": root,
@@ -332,7 +333,7 @@ def run(plan: Plan, out_dir: str | Path, records_source: Records, data_root: str
     return payload
 
 
-def _device_facts(device: str, device_label: Callable[[str], str], torch) -> dict:
+def _device_facts(device: str) -> dict:
     facts = {"device": device_label(device), "torch": torch.__version__, "cuda": torch.version.cuda}
     if torch.cuda.is_available():
         facts |= {
@@ -382,8 +383,6 @@ def _estimate_text(estimate: dict) -> str:
 
 
 def _throughput(plan: Plan, splits: data.DatasetSplits, source: Records, log: Log) -> dict:
-    from harness.fast_train import measure_throughput
-
     indices = space.sample_indices(max(plan.group_sizes), 0, source.arch_strings, unique=True)
     archs = [source.arch_strings[i] for i in indices]
     rows = []
@@ -404,7 +403,7 @@ def _throughput(plan: Plan, splits: data.DatasetSplits, source: Records, log: Lo
         took = time.perf_counter() - start
         for row in found:
             log(
-                f"  {precision} K={row.k:<3} {row.seconds_per_arch_epoch:8.4f} s/arch-epoch  "
+                f"  {precision} K={row.k:<3} {row.mode:<5} {row.seconds_per_arch_epoch:8.4f} s/arch-epoch  "
                 f"{row.images_per_second:10.0f} img/s  {row.error}"
             )
         log(f"  {precision} took {took:.0f} s; ETA {took * (len(plan.precisions) - number - 1):.0f} s")
@@ -424,19 +423,15 @@ def _throughput(plan: Plan, splits: data.DatasetSplits, source: Records, log: Lo
 
 
 def _mmacs(arch: str, bpe: BPE) -> float:
-    from harness.network import flops
-
     return flops(arch, bpe.channels, bpe.cells, 10, bpe.resolution)
 
 
 def _protocol(plan: Plan, splits: data.DatasetSplits, source: Records, payload: dict, clock: _Clock, log: Log) -> dict:
-    from harness.fast_train import train_group
-
     indices = spread_archs(source.hp12, source.arch_strings, plan.archs)
     archs = [source.arch_strings[i] for i in indices]
-    expected = _protocol_estimate(plan, payload.get("throughput"))
+    mode, expected, why = _protocol_mode(plan, payload.get("throughput"))
     log(
-        f"  {len(archs)} archs x {plan.protocol.epochs} epochs, one group; expected {expected:.0f} s "
+        f"  {len(archs)} archs x {plan.protocol.epochs} epochs, {mode} ({why}); expected {expected:.0f} s "
         f"({clock.left:.0f} s of the budget left)"
     )
     start = time.perf_counter()
@@ -447,9 +442,19 @@ def _protocol(plan: Plan, splits: data.DatasetSplits, source: Records, payload: 
         loss = np.nanmean(losses)
         log(f"  epoch {epoch}/{plan.protocol.epochs}: mean loss {loss:.3f}, {took:.0f} s, ETA {eta:.0f} s")
 
-    results = train_group(
-        archs, plan.protocol, splits, "x-valid", progress, device=plan.device, record_curve=False, compile=plan.compile
-    )
+    def train(group: list[str], report: GroupProgress | None) -> list:
+        return train_group(group, plan.protocol, splits, "x-valid", report, device=plan.device, record_curve=False,
+                           compile=plan.compile)  # fmt: skip
+
+    if mode == "fused":
+        results = train(archs, progress)
+    else:
+        results = []
+        for number, arch in enumerate(archs, start=1):
+            results += train([arch], None)
+            took = time.perf_counter() - start
+            log(f"  arch {number}/{len(archs)}: {results[-1].score:.2f} %, {took:.0f} s, "
+                f"ETA {took / number * (len(archs) - number):.0f} s")  # fmt: skip
     seconds = time.perf_counter() - start
     live = np.array([r.score for r in results])
     recorded = source.hp12[indices]
@@ -482,18 +487,23 @@ def _protocol(plan: Plan, splits: data.DatasetSplits, source: Records, payload: 
         "seconds": seconds,
         "seconds_per_arch_epoch": seconds / (len(archs) * plan.protocol.epochs),
         "expected_seconds": expected,
+        "mode": mode,
+        "mode_reason": why,
     }
 
 
-def _protocol_estimate(plan: Plan, throughput: dict | None) -> float:
-    """Seconds part 2 should take: the measured fp32 group nearest its size, plus a third for evaluation; else the
-    eager anchor."""
+def _protocol_mode(plan: Plan, throughput: dict | None) -> tuple[str, float, str]:
+    """How part 2 trains its archs ('fused': one group; 'alone': one after another), the seconds that should take
+    (the measured fp32 speed at the group size nearest its arch count, plus a third for evaluation) and why."""
     arch_epochs = plan.archs * plan.protocol.epochs
     rows = [r for r in (throughput or {}).get("rows", []) if r["precision"] == "fp32" and not r["error"]]
     if not rows:
-        return arch_epochs * EAGER_SECONDS_PER_ARCH_EPOCH
-    nearest = min(rows, key=lambda r: abs(r["k"] - plan.archs))
-    return arch_epochs * nearest["seconds_per_arch_epoch"] * 4 / 3
+        return "fused", arch_epochs * EAGER_SECONDS_PER_ARCH_EPOCH * 4 / 3, "no fp32 throughput measured"
+    k = min({r["k"] for r in rows}, key=lambda size: abs(size - plan.archs))
+    best = min((r for r in rows if r["k"] == k), key=lambda r: r["seconds_per_arch_epoch"])
+    speeds = ", ".join(f"{r['mode']} {r['seconds_per_arch_epoch']:.4f}" for r in rows if r["k"] == k)
+    why = f"faster at K={k} in fp32, s/arch-epoch: {speeds}"
+    return best["mode"], arch_epochs * best["seconds_per_arch_epoch"] * 4 / 3, why
 
 
 def _with_ci(metric: Callable[[np.ndarray, np.ndarray], float], a: np.ndarray, b: np.ndarray) -> dict:
@@ -504,9 +514,6 @@ def _with_ci(metric: Callable[[np.ndarray, np.ndarray], float], a: np.ndarray, b
 
 
 def _darts(plan: Plan, root: str, source: Records, clock: _Clock, log: Log) -> dict:
-    from searchers.base import Problem
-    from searchers.darts import Darts, DartsConfig
-
     budget = min(plan.darts_seconds, clock.left - 10)
     if budget < plan.darts_seconds / 4:
         raise RuntimeError(f"only {clock.left:.0f} s of the {plan.budget_seconds:.0f} s budget left for DARTS")
@@ -575,13 +582,15 @@ def markdown(payload: dict) -> str:
             "",
             f"C={t['bpe']['channels']}, N={t['bpe']['cells']}, {t['bpe']['resolution']} px, batch "
             f"{t['bpe']['batch_size']}, mean forward {fmt(t['mean_forward_mmacs'], 1)} M multiply-adds per image; "
-            f"seconds per arch-epoch = seconds per step x steps per epoch / K. Peaks are dense datasheet figures "
-            "(1 multiply-add = 2 FLOP).",
+            "fused: one group of K archs (`harness.fast_train`); alone: the same K archs stepped one after another "
+            "(their seconds added). Seconds per arch-epoch = seconds per step of all K x steps per epoch / K. Peaks "
+            "are dense datasheet figures (1 multiply-add = 2 FLOP).",
             "",
         ]
         rows = [
             [
                 str(r["k"]),
+                r["mode"],
                 r["precision"],
                 fmt(r["seconds_per_step"] * 1e3, 1),
                 fmt(r["images_per_second"], 0),
@@ -593,7 +602,7 @@ def markdown(payload: dict) -> str:
             ]
             for r in t["rows"]
         ]
-        header = ["K", "precision", "ms/step", "images/s", "s/arch-epoch", "T MAC/s", "of peak", "GiB", "error"]
+        header = ["K", "mode", "precision", "ms/step", "images/s", "s/arch-epoch", "T MAC/s", "of peak", "GiB", "error"]
         lines += records.markdown_table(header, rows)
         fastest = t["fastest"] or {}
         lines += [
@@ -609,9 +618,10 @@ def markdown(payload: dict) -> str:
         lines += [
             "## NB201 12-epoch protocol against the records",
             "",
-            f"{p['n']} archs ({p['n_failed']} failed) trained once each (seed 0) as one group, "
-            f"{p['bpe']['epochs']} epochs, {fmt(p['seconds'], 0)} s ({fmt(p['seconds_per_arch_epoch'], 3)} s per "
-            f"arch-epoch; expected {fmt(p['expected_seconds'], 0)} s). Live minus recorded x-valid accuracy:",
+            f"{p['n']} archs ({p['n_failed']} failed) trained once each (seed 0), "
+            f"{p['bpe']['epochs']} epochs, trained {p['mode']} ({p['mode_reason']}), {fmt(p['seconds'], 0)} s "
+            f"({fmt(p['seconds_per_arch_epoch'], 3)} s per arch-epoch; expected {fmt(p['expected_seconds'], 0)} s). "
+            "Live minus recorded x-valid accuracy:",
             "",
             f"- mean difference {ci(p['mean_difference'], 2)} points (n={p['mean_difference']['n']}, 95% bootstrap CI)",
             f"- mean absolute difference {ci(p['mean_abs_difference'], 2)} points, "

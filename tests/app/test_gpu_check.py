@@ -36,7 +36,8 @@ def test_tiny_check_writes_the_schema_with_sane_values(gt_hp12_path, tmp_path, c
     assert "plan (seconds at each anchor" in capsys.readouterr().out
 
     rows = result["throughput"]["rows"]
-    assert [(r["k"], r["precision"]) for r in rows] == [(1, "fp32"), (6, "fp32"), (1, "bf16"), (6, "bf16")]
+    expected = [(k, mode, precision) for precision in ("fp32", "bf16") for k in (1, 6) for mode in ("fused", "alone")]
+    assert [(r["k"], r["mode"], r["precision"]) for r in rows] == expected
     for row in rows:
         assert not row["error"] and row["seconds_per_step"] > 0 and row["macs_per_second"] > 0
         assert row["peak_kind"] == "unknown" and row["fraction_of_peak"] is None  # NaN -> null: no CPU peak
@@ -44,6 +45,8 @@ def test_tiny_check_writes_the_schema_with_sane_values(gt_hp12_path, tmp_path, c
 
     protocol = result["protocol"]
     assert protocol["n"] + protocol["n_failed"] == len(protocol["archs"]) == 6
+    fp32_k6 = {r["mode"]: r["seconds_per_arch_epoch"] for r in rows if r["k"] == 6 and r["precision"] == "fp32"}
+    assert protocol["mode"] == min(fp32_k6, key=fp32_k6.get)  # the faster way, as measured
     recorded = [row["recorded"] for row in protocol["archs"]]
     assert recorded == sorted(recorded) and len(set(recorded)) == 6
     for row in protocol["archs"]:

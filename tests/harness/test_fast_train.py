@@ -133,13 +133,18 @@ def test_peaks_by_device_name(name, precision, tf32, peak, kind) -> None:
 
 def test_throughput_rows_are_consistent(toy) -> None:
     rows = fast_train.measure_throughput(ARCHS, TINY, toy, ks=[1, 3], steps=2, warmup=1, device="cpu")
-    assert [row.k for row in rows] == [1, 3] and not any(row.error for row in rows)
+    assert [(row.k, row.mode) for row in rows] == [(1, "fused"), (1, "alone"), (3, "fused"), (3, "alone")]
+    assert not any(row.error for row in rows)
     steps_per_epoch = math.ceil(len(toy.train) / TINY.batch_size)
     for row in rows:
         assert row.seconds_per_step > 0 and row.peak_kind == "unknown" and math.isnan(row.fraction_of_peak)
         assert row.images_per_second == pytest.approx(row.k * TINY.batch_size / row.seconds_per_step)
         assert row.seconds_per_arch_epoch == pytest.approx(row.seconds_per_step * steps_per_epoch / row.k)
+    assert rows[3].seconds_per_step > rows[1].seconds_per_step  # three archs alone take longer than the first alone
     forward = sum(network.flops(a, 4, 2, 10, 8) for a in ARCHS[:3]) * 1e6
-    assert rows[1].macs_per_second == pytest.approx(forward * 3 * TINY.batch_size / rows[1].seconds_per_step)
+    for row in rows[2:]:
+        assert row.macs_per_second == pytest.approx(forward * 3 * TINY.batch_size / row.seconds_per_step)
     with pytest.raises(ValueError, match="group sizes"):
         fast_train.measure_throughput(ARCHS, TINY, toy, ks=[5], device="cpu")
+    with pytest.raises(ValueError, match="modes"):
+        fast_train.measure_throughput(ARCHS, TINY, toy, ks=[1], modes=("streams",), device="cpu")
