@@ -14,9 +14,12 @@ processes. The group is one process, one data copy, one optimiser. Its price: ea
 and adds the results back (copies forward, zero-filled gradients backward), and grouped convolutions can be slower
 per multiply-add than plain ones. Whether it pays, and at which K, is what `measure_throughput` measures, fused
 against the same archs stepped alone one after another (`bpebench gpu-check` picks the faster for its protocol run).
-On a CPU it does not pay (measured on this project's 2-core machine, one thread, 8 archs at C=16, N=5, 32 px, batch
-64: 16.5 s per step of the group against 6.5 s for the 8 alone; a grouped 3x3 convolution of 8 x 16 channels took
-1.75x as long as the 8 plain ones): there is no launch cost to win back.
+On this project's 2-core CPU (one thread) both regimes show: at NB201 size, where arithmetic dominates, the group
+does not pay (8 archs at C=16, N=5, 32 px, batch 64: 16.5 s per step of the group against 6.5 s for the 8 alone; a
+grouped 3x3 convolution of 8 x 16 channels took 1.75x as long as the 8 plain ones); at C=4, N=1, 8 px, where
+per-op overhead dominates as launches do on a GPU, it does (6 archs: 0.083 s per arch-epoch fused, 0.136 alone).
+Activation memory grows with K: about 30 GiB saved for backward at K=16 (fp32, batch 256, sampled archs), 60 GiB
+at K=32.
 
 Each arch in a group trains exactly as it does alone (`harness.train.train`) with the same seed: the same initial
 weights (each network is built alone with the seed and copied in), the same batches, crops and flips (one generator

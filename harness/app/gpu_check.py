@@ -595,7 +595,7 @@ def markdown(payload: dict) -> str:
                 fmt(r["seconds_per_step"] * 1e3, 1),
                 fmt(r["images_per_second"], 0),
                 fmt(r["seconds_per_arch_epoch"], 4),
-                fmt(r["macs_per_second"] / 1e12, 2),
+                fmt(r["macs_per_second"] / 1e12, 3),
                 _of_peak(r),
                 fmt(r["peak_memory_gib"], 1),
                 r["error"] or "",
