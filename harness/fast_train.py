@@ -78,7 +78,7 @@ GroupProgress = Callable[[int, np.ndarray, np.ndarray], None]
 
 
 def _groups(x: torch.Tensor, k: int) -> torch.Tensor:
-    """(B, K*C, H, W) channels-last -> its (B, H, W, K, C) view."""
+    """(B, K*C, H, W) -> (B, H, W, K, C): a view when `x` is channels-last, else a copy."""
     b, kc, h, w = x.shape
     return x.permute(0, 2, 3, 1).reshape(b, h, w, k, kc // k)
 
@@ -99,7 +99,9 @@ def scatter_add(out: torch.Tensor, members: torch.Tensor, y: torch.Tensor, k: in
     if len(members) == k:
         out.add_(y)
     else:
-        _groups(out, k).index_add_(3, members, _groups(y, len(members)))
+        b, kc, h, w = out.shape
+        target = out.permute(0, 2, 3, 1).view(b, h, w, k, kc // k)  # a view, or an error: never a silent copy
+        target.index_add_(3, members, _groups(y, len(members)))
 
 
 def _grouped_copy(module: nn.Module, groups: int, shared_input: bool = False) -> nn.Module:
@@ -167,7 +169,7 @@ class FusedCell(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         nodes = [x]
         for node in (1, 2, 3):
-            out = torch.zeros_like(x)
+            out = torch.zeros_like(x, memory_format=torch.channels_last)
             for position, (to, source, key) in enumerate(self.plan):
                 if to == node:
                     members = getattr(self, f"members_{position}")

@@ -71,8 +71,10 @@ def test_fused_forward_equals_each_network_alone() -> None:
     with torch.no_grad():
         logits = fused(x)
         expected = torch.stack([net(x) for net in networks], dim=1)
+        plain = fast_train.FusedNetwork(networks).eval()(x.contiguous())  # any memory format gives the same
     assert logits.shape == (8, len(ARCHS), 10)
     torch.testing.assert_close(logits, expected, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(plain, expected, rtol=1e-5, atol=1e-5)
     n_conv = sum(1 for module in fused.modules() if isinstance(module, torch.nn.Conv2d))
     assert n_conv < sum(1 for net in networks for module in net.modules() if isinstance(module, torch.nn.Conv2d))
 
