@@ -323,6 +323,7 @@ def run(plan: Plan, out_dir: str | Path, records_source: Records, data_root: str
                 log(f"part {name} failed: {payload['errors'][name]}")
                 log(traceback.format_exc())
             payload["seconds"] = clock.elapsed
+            payload["status"] = f"partial: stopped after part {name}"  # what a run cut short leaves
             _write(out, stem, payload)
     finally:
         torch.set_num_threads(threads)

@@ -10,6 +10,7 @@ import time
 
 import numpy as np
 import pytest
+import torch
 
 from harness import data, space
 from harness.app import gpu_check
@@ -85,8 +86,14 @@ def test_pack_then_archive_loads_the_same_train_halves_and_records(image_root, g
 
 
 def test_a_missing_archive_is_bad_input(tmp_path, capsys) -> None:
-    assert main(["gpu-check", "--archive", str(tmp_path / "none.tar.gz")]) == 2
+    assert main(["gpu-check", "--device", "cpu", "--archive", str(tmp_path / "none.tar.gz")]) == 2
     assert "--pack" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_the_full_check_without_cuda_says_to_run_tiny(capsys) -> None:
+    assert main(["gpu-check"]) == 2
+    assert "--tiny" in capsys.readouterr().err
 
 
 def test_spread_archs_cover_the_range_one_per_class(gt: GroundTruth) -> None:

@@ -63,6 +63,13 @@ def _gpu_check(args: argparse.Namespace) -> int:
         plan = gpu_check.Plan.cpu()
         out = args.out or paths.cache_dir() / "gpu-check-tiny"
     else:
+        import torch
+
+        if args.device == "auto" and not torch.cuda.is_available():
+            raise ValueError(
+                "no CUDA device here: the full check is sized for a GPU (hours on a CPU); run --tiny, or pass "
+                "--device cpu to run it anyway"
+            )
         plan = gpu_check.Plan.full(args.device, args.budget, args.compile)
         out = args.out or DEFAULT_OUT
     data_root = args.data_root
