@@ -585,7 +585,8 @@ def markdown(payload: dict) -> str:
             f"C={t['bpe']['channels']}, N={t['bpe']['cells']}, {t['bpe']['resolution']} px, batch "
             f"{t['bpe']['batch_size']}, mean forward {fmt(t['mean_forward_mmacs'], 1)} M multiply-adds per image; "
             "fused: one group of K archs (`harness.fast_train`); alone: the same K archs stepped one after another "
-            "(their seconds added). Seconds per arch-epoch = seconds per step of all K x steps per epoch / K. Peaks "
+            "(their seconds added); at K=1 both are the same run timed twice, so their gap is the timing noise. "
+            "Seconds per arch-epoch = seconds per step of all K x steps per epoch / K. Peaks "
             "are dense datasheet figures (1 multiply-add = 2 FLOP).",
             "",
         ]
