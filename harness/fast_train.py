@@ -1,10 +1,11 @@
 """Many archs trained at once on one device: K NB201 networks fused into one module, stepping on the same batches.
 
-Why a fused group (and not streams or one process per arch): the NB201 network at C=16 is tiny (7-220 M multiply-adds
-per image), so one arch trained alone is bound by kernel launches, not arithmetic. A forward and backward pass of one
-arch launches about a thousand small kernels, each a few microseconds of Python and driver work, while the GPU sits
-mostly idle. The fused group puts the K archs side by side in the channel dimension: activations are
-(B, K*C, H, W) tensors, channels-last; the stem, the ResNet reductions, BN, ReLU and the classifier of all K archs
+Why a fused group (and not streams or one process per arch), argued from design since no GPU has run it yet: the NB201
+network at C=16 is tiny (7-220 M multiply-adds per image), so one arch trained alone on a fast GPU should be bound by
+kernel launches, not arithmetic: by count, a forward and backward pass of one arch launches on the order of a
+thousand small kernels, each a few microseconds of Python and driver work, with the GPU mostly idle between them.
+The fused group puts the K archs side by side in the channel dimension: activations are (B, K*C, H, W) tensors,
+channels-last; the stem, the ResNet reductions, BN, ReLU and the classifier of all K archs
 are one grouped op each, and on every cell edge the archs that chose the same op are gathered into one grouped
 convolution (or pool). A step then launches about as many kernels as one arch's step (a few more gathers and adds)
 for K archs' work, and each kernel is K times larger, so the launch cost per arch falls by about K and the GPU fills.
@@ -14,10 +15,12 @@ processes. The group is one process, one data copy, one optimiser. Its price: ea
 and adds the results back (copies forward, zero-filled gradients backward), and grouped convolutions can be slower
 per multiply-add than plain ones. Whether it pays, and at which K, is what `measure_throughput` measures, fused
 against the same archs stepped alone one after another (`bpebench gpu-check` picks the faster for its protocol run).
-On this project's 2-core CPU (one thread) both regimes show: at NB201 size, where arithmetic dominates, the group
-does not pay (8 archs at C=16, N=5, 32 px, batch 64: 16.5 s per step of the group against 6.5 s for the 8 alone; a
-grouped 3x3 convolution of 8 x 16 channels took 1.75x as long as the 8 plain ones); at C=4, N=1, 8 px, where
-per-op overhead dominates as launches do on a GPU, it does (6 archs: 0.083 s per arch-epoch fused, 0.136 alone).
+On this project's 2-core CPU (one thread, shared; `benchmarks/bench_fused.py`) both regimes show: at NB201 size,
+where arithmetic dominates, the group does not pay (8 archs at C=16, N=5, 32 px, batch 64: 16.5 and 19.6 s per step of
+the group in two runs, against 6.5 and 8.7 s for the 8 alone; a grouped 3x3 convolution of 8 x 16 channels took 1.75x
+as long as the 8 plain ones); at C=4, N=1, 8 px, where per-op overhead dominates as launches do on a GPU, it does (6
+archs: 0.094 s per step fused, 0.152 s alone). A group of one runs about 10% slower than `harness.train` (1.67 and
+1.86 s per step against 1.49 and 1.73 s, one arch at NB201 size, batch 64).
 Activation memory grows with K: about 30 GiB saved for backward at K=16 (fp32, batch 256, sampled archs), 60 GiB
 at K=32.
 
@@ -25,7 +28,8 @@ Each arch in a group trains exactly as it does alone (`harness.train.train`) wit
 weights (each network is built alone with the seed and copied in), the same batches, crops and flips (one generator
 drawn in the same order), the same SGD update element by element, and no term that mixes archs (BN statistics are
 per channel, the loss is the sum of the archs' mean losses, so each arch's gradient is its own). The only differences
-are float rounding (a grouped convolution may sum in another order than a plain one), and on CUDA the
+are float rounding (a grouped convolution may sum in another order than a plain one), which training amplifies as it
+does any rounding (at lr 0.1 on the CPU, losses 1e-5 apart after 8 steps; far below seed noise), and on CUDA the
 non-determinism cuDNN always has. An arch whose loss turns non-finite is marked failed after that epoch, as alone;
 its NaNs stay in its own channels while the rest of the group trains on. All archs of a group share one seed; fp16
 (one loss scale would skip every arch's step when one overflows) is not supported: use fp32 or bf16.

@@ -6,7 +6,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import subprocess
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -117,3 +119,14 @@ def test_spread_archs_cover_the_range_one_per_class(gt: GroundTruth) -> None:
 def test_bad_plans_are_rejected(changes, match) -> None:
     with pytest.raises(ValueError, match=match):
         dataclasses.replace(gpu_check.Plan.full(), **changes)
+
+
+def test_the_device_script_parses_and_its_archive_is_ignored_by_git() -> None:
+    root = Path(__file__).resolve().parents[2]
+    script = root / "benchmarks" / "gpu_check_device.sh"
+    assert subprocess.run(["bash", "-n", str(script)], capture_output=True).returncode == 0
+    assert "--archive .gpu-check/cifar10-train.tar.gz" in script.read_text()
+    ignored = subprocess.run(
+        ["git", "check-ignore", "-q", ".gpu-check/cifar10-train.tar.gz"], cwd=root, capture_output=True
+    )
+    assert ignored.returncode == 0  # the archive travels only when carried, never in a commit
