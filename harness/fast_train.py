@@ -2,8 +2,9 @@
 
 Why a fused group (and not streams or one process per arch), argued from design since no GPU has run it yet: the NB201
 network at C=16 is tiny (7-220 M multiply-adds per image), so one arch trained alone on a fast GPU should be bound by
-kernel launches, not arithmetic: by count, a forward and backward pass of one arch launches on the order of a
-thousand small kernels, each a few microseconds of Python and driver work, with the GPU mostly idle between them.
+kernel launches, not arithmetic: one SGD step of an arch with 4 convolutions per cell runs about 2,500 leaf ATen ops
+(counted with the profiler on the CPU; views included), each a few microseconds of Python and driver work on a GPU,
+with the GPU mostly idle between them.
 The fused group puts the K archs side by side in the channel dimension: activations are (B, K*C, H, W) tensors,
 channels-last; the stem, the ResNet reductions, BN, ReLU and the classifier of all K archs
 are one grouped op each, and on every cell edge the archs that chose the same op are gathered into one grouped
