@@ -8,10 +8,11 @@ class-balanced with a fixed seed (`split_seed`), so they match NB201's in size a
 
 Sources, in order of preference, under a data root (argument, else $BPEBENCH_DATA_ROOT):
 torchvision's CIFAR folders (`cifar-10-batches-py`, `cifar-100-python`), an ImageFolder layout
-(`train/<class>/*.jpg`, `test/<class>/*.jpg`) at the root or in a named subfolder (e.g. `cifar10-jpeg`), the official
-ImageNet16 pickles (`train_data_batch_1..10`, `val_data`), or a torchvision download when `download=True`.
-Decoded images are cached as uint8 arrays under <cache>/data ($BPEBENCH_CACHE_DIR overrides the cache root), never
-beside the data.
+(`train/<class>/*.jpg`, `test/<class>/*.jpg`) at the root or in a named subfolder (e.g. `cifar10-jpeg`; for
+`cifar10-valid` a `train/` alone will do, giving `train` and `x-valid` without `ori-test`, as the GPU check carries
+it), the official ImageNet16 pickles (`train_data_batch_1..10`, `val_data`), or a torchvision download when
+`download=True`. Decoded images are cached as uint8 arrays under <cache>/data ($BPEBENCH_CACHE_DIR overrides the
+cache root), never beside the data.
 """
 
 from __future__ import annotations
@@ -346,24 +347,26 @@ def _data_root(root: str | os.PathLike[str] | None) -> Path:
     return Path(paths.data_root(root))
 
 
-def _make_splits(name: str, spec: _Spec, train: Arrays, test: Arrays, split_seed: int) -> DatasetSplits:
+def _make_splits(name: str, spec: _Spec, train: Arrays, test: Arrays | None, split_seed: int) -> DatasetSplits:
+    """NB201's splits; `test` None (cifar10-valid from a train folder alone) leaves out `ori-test`."""
     rng = np.random.default_rng(split_seed)
-    train_split, test_split = Split.from_numpy(*train), Split.from_numpy(*test)
-    evals = {"ori-test": test_split}
+    train_split = Split.from_numpy(*train)
+    evals = {} if test is None else {"ori-test": Split.from_numpy(*test)}
     if name == "cifar10-valid":
         keep, valid = balanced_halves(train[1], rng)
         train_split, evals["x-valid"] = train_split.select(keep), train_split.select(valid)
     elif name != "cifar10":
         valid, test_half = balanced_halves(test[1], rng)
-        evals["x-valid"], evals["x-test"] = test_split.select(valid), test_split.select(test_half)
+        evals["x-valid"], evals["x-test"] = evals["ori-test"].select(valid), evals["ori-test"].select(test_half)
     ordered = {k: evals[k] for k in SPLITS if k in evals}
-    assert tuple(ordered) == spec.facts.eval_splits, (name, tuple(ordered))
+    expected = tuple(k for k in spec.facts.eval_splits if test is not None or k != "ori-test")
+    assert tuple(ordered) == expected, (name, tuple(ordered))
     return DatasetSplits(name, train_split, ordered, spec.num_classes, spec.mean, spec.std)
 
 
 def _load_cifar(
     name: str, spec: _Spec, root: Path, download: bool, cache: Path, workers: int | None, progress: bool
-) -> tuple[Arrays, Arrays]:
+) -> tuple[Arrays, Arrays | None]:
     family = "cifar100" if name == "cifar100" else "cifar10"
     torchvision_dir = root / _TORCHVISION_FOLDERS[family]
     if torchvision_dir.is_dir():
@@ -373,6 +376,9 @@ def _load_cifar(
         return tuple(  # type: ignore[return-value]
             _read_image_folder(folder / split, spec, cache, workers, progress) for split in ("train", "test")
         )
+    train_only = next((f for f in _folder_candidates(root, spec) if (f / "train").is_dir()), None)
+    if name == "cifar10-valid" and train_only is not None:
+        return _read_image_folder(train_only / "train", spec, cache, workers, progress), None
     if download:
         return _torchvision_cifar(family, root, download=True)
     looked = [torchvision_dir, *(_folder_candidates(root, spec))]

@@ -344,6 +344,9 @@ ROWS: list[Row] = [
     row("arch-string", "arch |foo~0| --groundtruth {gt}", "invalid arch string"),
     row("plan-unknown", "plan nope --groundtruth {gt}", "unknown suite 'nope'"),
     row("plan-missing", "plan", "required: SUITE"),
+    row("gpu-check-archive", "gpu-check --device cpu --archive {probe}/none.tar.gz", "none.tar.gz is not a file"),
+    row("gpu-check-tiny-device", "gpu-check --tiny --device cuda", "--device applies to the full check"),
+    row("gpu-check-budget", "gpu-check --device cpu --budget x", "invalid float value"),
     row("leaderboard-out-file", "leaderboard --out {probe}/garbage.h5", "garbage.h5"),
 ]
 

@@ -99,7 +99,8 @@ def test_every_subcommand_module_is_listed_with_its_help():
 
     import harness.app.cli as cli
 
-    modules = {m.name for m in pkgutil.iter_modules(cli.__path__)} - {"common", "options", "__main__"}
+    names = {m.name for m in pkgutil.iter_modules(cli.__path__)} - {"common", "options", "__main__"}
+    modules = {name.replace("_", "-") for name in names}
     assert modules == set(cli.COMMANDS)
     full = cli.build_parser()  # every module imported: each registers the help of the table
     choices = next(a for a in full._actions if isinstance(a, argparse._SubParsersAction))._choices_actions

@@ -151,6 +151,23 @@ def test_image_folder_loads_as_cifar10_valid_and_caches_outside_the_data(tmp_pat
     assert not list(cache.glob("*.tmp-*"))
 
 
+def test_train_folder_alone_gives_cifar10_valid_without_ori_test(tmp_path: Path) -> None:
+    _write_image_folder(tmp_path / "full" / "cifar10-jpeg", n_train=4, n_test=2)
+    full = data.load("cifar10-valid", tmp_path / "full", cache_dir=tmp_path / "cache", workers=1, progress=False)
+    alone = tmp_path / "alone" / "cifar10-jpeg"
+    alone.mkdir(parents=True)
+    (tmp_path / "full" / "cifar10-jpeg" / "train").rename(alone / "train")
+    halves = data.load("cifar10-valid", tmp_path / "alone", cache_dir=tmp_path / "cache", workers=1, progress=False)
+    assert halves.split_names == ("train", "x-valid")
+    for split in ("train", "x-valid"):  # the same halves, image by image, as with the test folder beside
+        assert torch.equal(halves[split].images, full[split].images)
+        assert torch.equal(halves[split].labels, full[split].labels)
+    with pytest.raises(ValueError, match="no split 'ori-test'; available: train, x-valid"):
+        halves["ori-test"]
+    with pytest.raises(ValueError, match="cifar10 data not found"):
+        data.load("cifar10", tmp_path / "alone", cache_dir=tmp_path / "cache", progress=False)
+
+
 def test_second_load_reads_the_cache(tmp_path: Path, monkeypatch) -> None:
     _write_image_folder(tmp_path / "src", n_train=2, n_test=1)
     first = data.load("cifar10", tmp_path / "src", cache_dir=tmp_path / "cache", workers=1, progress=False)

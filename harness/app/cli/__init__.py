@@ -13,6 +13,7 @@ COMMANDS: dict[str, str] = {
     "arch": "every stored metric of one architecture, per seed, with its string and isomorphism class",
     "data": "build, inspect and extend the ground-truth HDF5 file",
     "estimate": "rank archs with an estimator and compare with ground truth",
+    "gpu-check": "check the fast GPU trainer: throughput, NB201's 12-epoch protocol against its records, DARTS-V1",
     "leaderboard": "regenerate results/ from stored suite runs (no new work)",
     "plan": "what a suite would run and skip, why, and about how long (nothing runs)",
     "mip": "search the BPE space with Minimum Importance Pruning (and random search at the same budget)",
@@ -20,8 +21,8 @@ COMMANDS: dict[str, str] = {
     "suite": "run a benchmark suite (resumes from stored results)",
     "train": "train one architecture under a BPE and print accuracy per epoch and the cost",
 }
-"""Subcommand modules (each defines `add_parser(subparsers)`) and their one-line help: `bpebench --help` lists them
-without importing any; a command imports only its own module."""
+"""Subcommands (module `harness.app.cli.<name, - as _>`, defining `add_parser(subparsers)`) and their one-line help:
+`bpebench --help` lists them without importing any; a command imports only its own module."""
 
 EXIT_BAD_INPUT = 2
 
@@ -35,7 +36,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     chosen = None if argv is None else next((a for a in argv if not a.startswith("-")), "")
     for name, help_text in COMMANDS.items():
         if chosen is None or name == chosen:
-            importlib.import_module(f"harness.app.cli.{name}").add_parser(subparsers)
+            importlib.import_module(f"harness.app.cli.{name.replace('-', '_')}").add_parser(subparsers)
         else:
             subparsers.add_parser(name, help=help_text)
     return parser
