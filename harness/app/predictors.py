@@ -5,12 +5,12 @@ For each feature set and regressor, `estimators.predictor.Predictor` is fitted o
 seed draws a new set of fitted archs (disjoint from the test set) and a new label seed. Truth: the seed-mean
 200-epoch accuracy of the dataset's selection split. Every figure is a mean over seeds with a 95% t-interval.
 
-Test sets: feature sets that read the zero-cost table (`zc`) or none of the reference files share one fixed test set,
-`test_size` archs drawn (seed 0) among the archs the stored table holds (all archs where no table is needed); the
-fitted archs come from the rest of the table. Feature sets of NASLib's ~725-arch file (`naslib`) are tested on the
-rest of that file: the file's archs minus the fitted ones, a different, smaller test set (named in each row).
-Alongside: the zero-cost vote (synflow + jacob_cov + snip, Abdelfattah et al.) and each proxy alone, read from the
-stored table, with no training (k = 0; bootstrap 95% interval over test archs).
+Test sets: when the stored zero-cost table (`zc`) holds `test_size` + max(k) archs, every feature set shares one fixed
+test set of `test_size` archs drawn (seed 0) among them and fits on archs outside it. Otherwise the fixed test set is
+drawn among all archs, and feature sets that read the table are tested on the rest of the table (its archs minus the
+fitted ones, a smaller test set named in each row). Feature sets of NASLib's ~725-arch file (`naslib`) are always
+tested on the rest of that file. Alongside: the zero-cost vote (synflow + jacob_cov + snip, Abdelfattah et al.) and
+each proxy alone on every arch of the stored table, with no training (k = 0; bootstrap 95% interval over archs).
 """
 
 from __future__ import annotations
@@ -108,48 +108,51 @@ def _needs_hp12(features: str) -> bool:
     return "est:tabular-hp12" in features
 
 
-def fixed_test_set(gt: GroundTruth, spec: CurveSpec, needs_table: bool) -> np.ndarray:
-    """`test_size` archs drawn (seed 0) among the stored table's archs, or among all archs."""
-    if needs_table:
-        candidates = np.flatnonzero(predictors.stored_zerocost(gt, spec.table, spec.dataset).stored)
-    else:
-        candidates = np.arange(len(gt.arch_strings))
-    if len(candidates) <= spec.test_size:
-        raise ValueError(
-            f"the zero-cost table {spec.table} holds {len(candidates)} archs of {spec.dataset}; a test set of "
-            f"{spec.test_size} leaves none to fit on: extend it (benchmarks/zerocost_table.py) or lower --test-size"
-        )
+def fixed_test_set(gt: GroundTruth, spec: CurveSpec, table: np.ndarray | None) -> np.ndarray:
+    """`test_size` archs drawn (seed 0) among the stored table's archs `table`, or among all archs (None)."""
+    candidates = np.arange(len(gt.arch_strings)) if table is None else table
     return np.sort(np.random.default_rng(0).choice(candidates, size=spec.test_size, replace=False))
 
 
 def run_curves(gt: GroundTruth, spec: CurveSpec, progress=None) -> dict:
-    """Every (feature set, regressor, k) row over `spec.seeds` seeds, plus the zero-cost vote rows."""
+    """Every (feature set, regressor, k) row over `spec.seeds` seeds, plus the zero-cost vote rows.
+
+    One fixed test set for every feature set when the zero-cost table holds `test_size` + max(k) archs (drawn among
+    them); otherwise the fixed test set is drawn among all archs and feature sets that read the table are tested on
+    the rest of the table (its archs minus the fitted ones), like those of NASLib's file.
+    """
     truth = gt.metric(spec.dataset, default_split(spec.dataset), "acc")
     execution = Execution(store=spec.table, workers=1, threads=1, progress=False)
-    has_table = bool(predictors.stored_zerocost(gt, spec.table, spec.dataset).stored.any())
+    table = np.flatnonzero(predictors.stored_zerocost(gt, spec.table, spec.dataset).stored)
     has_hp12 = gt.has(spec.dataset, default_split(spec.dataset), "acc", hp=12)
-    test = fixed_test_set(gt, spec, has_table)
+    shared = len(table) >= spec.test_size + max(spec.ks)
+    test = fixed_test_set(gt, spec, table if shared else None)
     rows, skipped = [], []
     for set_name in spec.feature_sets:
         features = FEATURE_SETS[set_name]
-        if "zc" in features.split(",") and not has_table:
+        parts = features.split(",")
+        if "zc" in parts and not len(table):
             skipped.append({"features": set_name, "why": f"no zero-cost table of {spec.dataset} at {spec.table}"})
             continue
         if _needs_hp12(features) and not has_hp12:
             skipped.append({"features": set_name, "why": "the ground truth lacks the 12-epoch table (data add-csv)"})
             continue
-        naslib = "naslib" in features.split(",")
-        if naslib and not predictors.naslib_path().exists():
+        if "naslib" in parts and not predictors.naslib_path().exists():
             skipped.append({"features": set_name, "why": f"NASLib's file is absent ({predictors.naslib_path()})"})
             continue
+        rest: tuple[str, np.ndarray] | None = None
+        if "naslib" in parts:
+            rest = ("rest of NASLib's file", predictors.naslib_archs(gt, spec.dataset))
+        elif "zc" in parts and not shared:
+            rest = ("rest of the zero-cost table", table)
         for regressor in spec.regressors:
             for k in spec.ks:
                 config = predictors.PredictorConfig(regressor, features, k, spec.label, spec.trees)
                 model = predictors.Predictor(gt, config, execution)
-                row = _curve_row(gt, model, spec, test, truth, naslib)
+                row = _curve_row(model, spec, test, truth, rest)
                 if row is None:
                     skipped.append({"features": set_name, "regressor": regressor, "k": k,
-                                    "why": "fewer archs left to fit on than k"})  # fmt: skip
+                                    "why": "fewer than 10 test archs or k fitted archs left"})  # fmt: skip
                     continue
                 rows.append({"features": set_name, "feature_spec": features, "regressor": regressor, **row})
                 if progress is not None:
@@ -161,23 +164,29 @@ def run_curves(gt: GroundTruth, spec: CurveSpec, progress=None) -> dict:
         "seeds": spec.seeds,
         "ks": list(spec.ks),
         "test_archs": len(test),
+        "test_from": "the zero-cost table" if shared else "all archs",
         "table": spec.table,
-        "table_archs": int(predictors.stored_zerocost(gt, spec.table, spec.dataset).stored.sum()),
+        "table_archs": len(table),
         "rows": rows,
-        "vote": vote_rows(gt, spec, test, truth) if has_table else [],
+        "vote": vote_rows(gt, spec, table, truth) if len(table) else [],
         "skipped": skipped,
     }
 
 
 def _curve_row(
-    gt: GroundTruth, model: predictors.Predictor, spec: CurveSpec, test: np.ndarray, truth: np.ndarray, naslib: bool
+    model: predictors.Predictor,
+    spec: CurveSpec,
+    test: np.ndarray,
+    truth: np.ndarray,
+    rest: tuple[str, np.ndarray] | None,
 ) -> dict | None:
-    """One (feature set, regressor, k) over the seeds; None where k leaves no test archs or too few to fit on."""
+    """One (feature set, regressor, k) over the seeds, on `test` or (`rest`) on the rest of an arch set after the
+    fitted archs; None where k leaves fewer than 10 test archs or too few to fit on."""
     k = model.settings.k
     per_seed, label_seconds, seconds, elsewhere, macs, test_sizes = [], [], [], [], [], []
     for seed in range(spec.seeds):
-        if naslib:  # tested on the rest of the file: the pool outside the asked archs is exactly the k fitted ones
-            archs = predictors.naslib_archs(gt, spec.dataset)
+        if rest is not None:  # the pool outside the asked archs is then exactly the k chosen ones
+            archs = rest[1]
             if len(archs) - k < 10:
                 return None
             chosen = np.random.default_rng([seed, 7]).choice(archs, size=k, replace=False)
@@ -190,7 +199,6 @@ def _curve_row(
             if "labelled archs outside" in str(err):
                 return None
             raise
-        assert not set(estimation.metadata["fitted_archs"]) & set(asked.tolist())
         per_seed.append(scores_of(estimation.scores, truth[asked]))
         label_seconds.append(estimation.metadata["label_cost"]["seconds"])
         seconds.append(float(np.sum(estimation.costs)))
@@ -203,7 +211,7 @@ def _curve_row(
         "kendall_tau": mean_ci([s["kendall_tau"] for s in per_seed]),
         "spearman": mean_ci([s["spearman"] for s in per_seed]),
         "top10_tau": mean_ci([s["top10_tau"] for s in per_seed]),
-        "test": "rest of NASLib's file" if naslib else "fixed",
+        "test": "fixed" if rest is None else rest[0],
         "test_archs": int(np.mean(test_sizes)),
         "cost_device": estimation.device,
         "label_seconds": float(np.mean(label_seconds)),
@@ -215,7 +223,7 @@ def _curve_row(
 
 
 def vote_rows(gt: GroundTruth, spec: CurveSpec, test: np.ndarray, truth: np.ndarray) -> list[dict]:
-    """The zero-cost vote and each member alone on the fixed test set, from the stored table (no training)."""
+    """The zero-cost vote and each member alone on `test` (every archs of the stored table), read from it."""
     store = Store(spec.table, readonly=True)
     members = predictors.zerocost_estimators(gt, Execution())
     outcomes = {
@@ -264,7 +272,8 @@ def format_rows(result: dict) -> list[str]:
     lines = [f"n = {result['seeds']} seeds per row; truth {result['target']}; labels {result['label']}", ""]
     lines += records.markdown_table(header, rows)
     if result["vote"]:
-        lines += ["", f"No training (k = 0), fixed test set, bootstrap 95% CI over {result['test_archs']} archs:", ""]
+        archs = result["table_archs"]
+        lines += ["", f"No training (k = 0), every arch of the zero-cost table ({archs}), bootstrap 95% CI:", ""]
         vote_rows = [
             [v["estimator"], str(v["test_archs"]), str(v["failed"]), records.fmt_estimate(v["kendall_tau"]),
              records.fmt_estimate(v["spearman"]), records.fmt_estimate(v["top10_tau"]),
