@@ -67,7 +67,16 @@ def main() -> None:
             spec = CurveSpec(DATASET, seeds=args.seeds, feature_sets=tuple(args.features.split(",")))
         if args.regressors:
             spec = CurveSpec(DATASET, spec.ks, spec.seeds, spec.feature_sets, tuple(args.regressors.split(",")))
-        result["curves"] = run_curves(gt, spec, _progress)
+        fresh = run_curves(gt, spec, _progress)
+        if args.features and "curves" in result:  # a run of some feature sets keeps the other sets' rows
+            kept = [r for r in result["curves"]["rows"] if r["features"] not in spec.feature_sets]
+            fresh["rows"] = kept + fresh["rows"]
+            fresh["skipped"] = [s for s in result["curves"]["skipped"] if s["features"] not in spec.feature_sets] + [
+                s for s in fresh["skipped"]
+            ]
+            if fresh["test_from"] != result["curves"]["test_from"]:
+                raise SystemExit("the fixed test set changed with the table: rerun every feature set")
+        result["curves"] = fresh
         made["curves"] = records.collect()
     if "search" in parts:
         chosen = [int(i) for i in args.searches.split(",")] if args.searches else range(len(SEARCHES))
@@ -112,6 +121,25 @@ def searches(gt: GroundTruth, seeds: int, workers: int, settings) -> list[dict]:
     return rows
 
 
+def headline(curves: dict) -> list[str]:
+    """The k = 100 row of each feature set (its best regressor by mean tau)."""
+    best: dict[str, dict] = {}
+    for row in curves["rows"]:
+        if row["k"] == 100 and (
+            row["features"] not in best or row["kendall_tau"]["mean"] > best[row["features"]]["kendall_tau"]["mean"]
+        ):
+            best[row["features"]] = row
+    rows = [
+        [name, r["regressor"], str(r["test_archs"]), records.fmt_ci(r["kendall_tau"]["mean"], r["kendall_tau"]["low"],
+                                                                   r["kendall_tau"]["high"]),
+         records.fmt_num(r["spearman"]["mean"]), f"{records.fmt_seconds(r['label_seconds'])} on {r['cost_device']}"]
+        for name, r in best.items()
+    ]  # fmt: skip
+    return ["k = 100, best regressor per feature set:", "",
+            *records.markdown_table(["features", "regressor", "test archs", "Kendall tau", "Spearman", "label cost"],
+                                    rows), "", "All rows:"]  # fmt: skip
+
+
 def markdown(result: dict) -> list[str]:
     lines = [
         "# Learned predictors and predictor-guided search (NB201 cifar10-valid)",
@@ -131,12 +159,20 @@ def markdown(result: dict) -> list[str]:
             "",
             f"Predictor (`estimators/predictor.py`) fitted on k archs labelled by one seed of 200-epoch training "
             f"(`{curves['label']}`), scored against the seed-mean 200-epoch x-valid accuracy. Fixed test set: "
-            f"{curves['test_archs']} archs drawn among the {curves['table_archs']} archs of the stored zero-cost "
-            "table; fitted archs come from the rest of the table, so rows whose k exceeds what is left are absent "
-            "(listed as skipped). NASLib-file rows are tested on the rest of that ~724-arch file (test archs "
-            "named per row). Label cost: NB201 GPU seconds of the k trainings (200 epochs each) plus any feature "
-            "paid on that device (`hp12`: 12-epoch training of every fitted and scored arch); zero-cost seconds on "
-            "this machine's CPU are shown apart (another device, never added). 95% t-intervals over seeds.",
+            f"{curves['test_archs']} archs drawn among {curves['test_from']}; the stored zero-cost table holds "
+            f"{curves['table_archs']} archs, so "
+            + (
+                "every feature set shares it."
+                if curves["test_from"] == "the zero-cost table"
+                else "feature sets that read it (`zc`) are tested on the rest of the table after the k fitted archs "
+                "(test archs named per row)."
+            )
+            + " NASLib-file rows are tested on the rest of that ~724-arch file. Label cost: NB201 GPU seconds of "
+            "the k trainings (200 epochs each); total cost adds any feature paid on that device (`hp12`: the "
+            "12-epoch training of every fitted and scored arch); zero-cost seconds on this machine's CPU are shown "
+            "apart (another device, never added). 95% t-intervals over seeds.",
+            "",
+            *headline(curves),
             "",
             *format_rows(curves),
         ]
