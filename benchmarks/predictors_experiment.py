@@ -80,7 +80,9 @@ def main() -> None:
         made["curves"] = records.collect()
     if "search" in parts:
         chosen = [int(i) for i in args.searches.split(",")] if args.searches else range(len(SEARCHES))
-        result["search"] = searches(gt, args.search_seeds, args.workers, [SEARCHES[i] for i in chosen])
+        fresh = searches(gt, args.search_seeds, args.workers, [SEARCHES[i] for i in chosen])
+        by_label = {r["search"]: r for r in result.get("search", [])} | {r["search"]: r for r in fresh}
+        result["search"] = [by_label[label] for label, _, _ in SEARCHES if label in by_label]
         made["search"] = records.collect()
     result["command"] = COMMAND
     records.write_atomic(out_json, json.dumps(records.strict_json(result), indent=1, sort_keys=True))
