@@ -186,7 +186,8 @@ def synflow(net: nn.Module, resolution: int) -> float:
             if tensor.is_floating_point():
                 tensor.abs_()
     net.zero_grad(set_to_none=True)
-    net(torch.ones(1, 3, resolution, resolution, dtype=torch.float64)).sum().backward()
+    device = next(net.parameters()).device
+    net(torch.ones(1, 3, resolution, resolution, dtype=torch.float64, device=device)).sum().backward()
     with torch.no_grad():
         return float(sum((w * w.grad).abs().sum() for w in _weights(net) if w.grad is not None))
 
@@ -269,7 +270,7 @@ def _fisher(layer: nn.Module, act: torch.Tensor, grad: torch.Tensor | None) -> f
 
 def jacob_cov_score(jacobian: torch.Tensor) -> float:
     """-sum [log(l + k) + 1/(l + k)] over eigenvalues l of the image-by-image correlation of input gradients."""
-    rows = jacobian.detach().flatten(1).double().numpy()
+    rows = jacobian.detach().flatten(1).double().cpu().numpy()
     if np.any(np.ptp(rows, axis=1) == 0):
         return float("nan")
     eigenvalues = np.linalg.eigvalsh(np.corrcoef(rows))
@@ -290,7 +291,7 @@ class _Agreement:
             both_active = (codes @ codes.T).double()
             # c c^T + (1 - c)(1 - c)^T = 2 c c^T + units - a_i - a_j
             agree = 2 * both_active + codes.shape[1] - active[:, None] - active[None, :]
-        self.kernel += agree.numpy()
+        self.kernel += agree.cpu().numpy()
 
     def logdet(self) -> float:
         sign, value = np.linalg.slogdet(self.kernel)

@@ -34,6 +34,8 @@ ARCHS = np.array([0, 11, 284, 1000])
 DATASET = "cifar10-valid"
 TINY_BPE = BPE(epochs=1, batch_size=64, channels=2, cells=1, resolution=8, fraction=0.1)
 TINY_ZEROCOST = {"channels": 4, "cells": 1, "batch_size": 8}
+TINY_VOTE = "params,synflow"
+"""Members of a vote here: a table read and a data-free proxy (the image proxies have their own entries)."""
 TINY_DARTS = DartsConfig(
     BPE(epochs=2, batch_size=16, channels=4, cells=1, resolution=8, lr=0.025), synthetic=32, device="cpu"
 )
@@ -74,6 +76,8 @@ def options(entry: Entry, store: Path, data_root: str = paths.SYNTHETIC_ROOT) ->
         chosen["config"] = TINY_BPE
     elif entry.family == "zerocost":
         chosen |= TINY_ZEROCOST
+    elif entry.family == "ensemble":
+        chosen["members"] = TINY_VOTE
     return chosen
 
 

@@ -485,3 +485,26 @@ def test_table5_agrees_with_nb201_by_welch_test(name: str, gt_hp12) -> None:
     reference = summary["nb201_reference"]
     assert summary["n"] == 500 and reference["n_a"] == 500 and reference["n_b"] == 500
     assert reference["p"] > 0.01, reference  # no disagreement detectable at the 1% level
+
+
+def test_surrogate_with_path_features_and_ucb_acquisition_beats_random_search() -> None:
+    ucb = searchers.create("surrogate", features="onehot+path", acquisition="ucb")
+    best = np.mean([ucb.search(_problem(700.0), seed).trajectory.score.max() for seed in range(3)])
+    rs = np.mean([searchers.create("rs").search(_problem(700.0), seed).trajectory.score.max() for seed in range(3)])
+    assert best > rs + 1.0, (best, rs)
+
+
+def test_surrogate_with_zerocost_features_queries_only_the_archs_the_store_scores(tmp_path) -> None:
+    from harness.store import Result, Store
+
+    table = np.random.default_rng(0).choice(space.NUM_ARCHS, size=300, replace=False)
+    with Store(tmp_path / "zc.h5") as store:
+        store.add_config("k1", {"estimator": "synflow", "config": {}})
+        for arch in table.tolist():
+            store.put("k1", "cifar10-valid", Result(arch, 0, float(arch % 97)))
+    searcher = searchers.create("surrogate", features="onehot+zc", zerocost_store=str(tmp_path / "zc.h5"))
+    result = searcher.search(_problem(700.0), seed=1)
+    assert np.isin(result.trajectory.arch, table).all()
+    assert result.metadata["space"] == 300
+    with pytest.raises(ValueError, match="go together"):
+        searchers.create("surrogate", features="onehot+zc")

@@ -16,6 +16,7 @@ COMMANDS: dict[str, str] = {
     "gpu-check": "check the fast GPU trainer: throughput, NB201's 12-epoch protocol against its records, DARTS-V1",
     "leaderboard": "regenerate results/ from stored suite runs (no new work)",
     "plan": "what a suite would run and skip, why, and about how long (nothing runs)",
+    "predictors": "learned predictors: tau against the number of labelled archs k, label cost counted",
     "mip": "search the BPE space with Minimum Importance Pruning (and random search at the same budget)",
     "search": "run a NAS searcher with an estimator under a budget, over seeds",
     "suite": "run a benchmark suite (resumes from stored results)",
