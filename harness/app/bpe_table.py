@@ -23,21 +23,20 @@ from pathlib import Path
 import numpy as np
 
 import estimators
-from harness import network, records
+from harness import records
 from harness.checks import require_int
 from harness.datasets import NUM_CLASSES, TRAIN_IMAGES, eval_images, eval_splits
 from harness.estimation import Execution
 from harness.evaluate import Target, select_archs
 from harness.groundtruth import GroundTruth, schema
 from harness.store import Store
-from harness.train import BPE, PASSES_PER_IMAGE, PRESETS
+from harness.app.mip_experiment import full_macs
+from harness.train import BPE, PRESETS
 from searchers.mip.cost import CostModel
 from searchers.mip.design import halton
 from searchers.mip.space import BPESpace
 
 DEFAULT_PATH = Path("results") / "bpe_table.h5"
-FULL = PRESETS["nb201"]
-"""Full NB201 training: the reference of the table's relative multiply-adds."""
 
 
 @dataclass(frozen=True)
@@ -236,14 +235,6 @@ def load(path: str | Path, gt: GroundTruth) -> BPETable:
     return BPETable(
         record["configs"], archs, truth, scores, seconds, macs, full_macs(gt, archs, spec.dataset), ", ".join(sorted(devices)), record["spec"]
     )
-
-
-def full_macs(gt: GroundTruth, archs: np.ndarray, dataset: str) -> np.ndarray:
-    """Training multiply-adds of each arch under the full NB201 protocol on `dataset`'s train split."""
-    forward = np.array(
-        [network.flops(gt.arch_strings[a], FULL.channels, FULL.cells, NUM_CLASSES[dataset], FULL.resolution) * 1e6 for a in archs]
-    )
-    return forward * TRAIN_IMAGES[dataset] * FULL.epochs * PASSES_PER_IMAGE
 
 
 def cpu_hours(table: BPETable) -> float:

@@ -469,7 +469,7 @@ def _cost_biased(pool: list[Config], costs: np.ndarray, n: int, beta: float, rng
 def _forest(x: np.ndarray, y: np.ndarray, n_trees: int, seed: int):
     from sklearn.ensemble import RandomForestRegressor
 
-    return RandomForestRegressor(n_estimators=n_trees, min_samples_leaf=2, max_features=0.6, random_state=seed).fit(
+    return RandomForestRegressor(n_estimators=n_trees, min_samples_leaf=1, max_features=1.0, random_state=seed).fit(
         x, y
     )
 

@@ -20,10 +20,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "mip",
         help="search the BPE space with Minimum Importance Pruning (and random search at the same budget)",
-        description="Each iteration samples cheap BPE configs, measures their Kendall tau against ground truth on a "
-        "fixed arch sample, ranks the free dimensions by importance (random-forest fANOVA) and fixes the least "
-        "important one to its cheapest value. Results go through the resumable store: rerun the same command to "
-        "resume a killed run.",
+        description="Each iteration evaluates a space-filling design of BPE configs over every free dimension "
+        "(rank agreement with ground truth on a fixed arch sample, and the measured cost), ranks the free dimensions "
+        "by fANOVA importance over bootstrap-resampled random forests, and prunes the least important only when that "
+        "is confident, fixing it to the cheapest value within noise of the best; the budget ends the run. "
+        "--mode paper runs the published rule. The chosen configs are re-scored on fresh archs. Results go through "
+        "the resumable store: rerun the same command to resume a killed run. `mip table build|compare`: the "
+        "tabular BPE benchmark.",
     )
     parser.add_argument("--space", default="cpu", help="'cpu', 'gpu' or a TOML file of dimension value lists")
     add_groundtruth_option(parser)
@@ -31,12 +34,21 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--archs", default="50", help="sample size of unique archs, 'unique' or i,j,k (default: 50)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the arch sample, training and MIP (default: 0)")
     parser.add_argument(
-        "--budget", type=float, default=3000.0, help="seconds of evaluation cost per method (default: 3000)"
+        "--budget", type=float, default=3000.0, help="measured cost per method, in --unit (default: 3000)"
     )
-    parser.add_argument("--per-iteration", type=int, default=4, help="configs sampled per iteration (default: 4)")
-    parser.add_argument("--beta", type=float, default=1.0, help="sampling weight = predicted cost^-beta (default: 1)")
-    parser.add_argument("--importance", default="fanova", help="fanova, impurity or permutation (default: fanova)")
-    parser.add_argument("--trees", type=int, default=64, help="trees of the random forest (default: 64)")
+    parser.add_argument("--unit", default="seconds", help="budget unit: seconds (measured) or macs (x full training)")
+    parser.add_argument("--objective", default="kendall", help="kendall (tau) or spearman (rho) (default: kendall)")
+    parser.add_argument("--mode", default="learn", help="learn (design + confident pruning) or paper (default: learn)")
+    parser.add_argument("--per-iteration", type=int, default=8, help="configs per design (default: 8)")
+    parser.add_argument("--beta", type=float, default=0.5, help="cost bias (0 = none; default: 0.5, mild)")
+    parser.add_argument("--importance", default="fanova", help="fanova, permutation or impurity (default: fanova)")
+    parser.add_argument("--trees", type=int, default=32, help="trees per random forest (default: 32)")
+    parser.add_argument("--resamples", type=int, default=12, help="bootstrap resamples, a forest each (default: 12)")
+    parser.add_argument("--confidence", type=float, default=0.8, help="pruning confidence in [0.5, 1] (default 0.8)")
+    parser.add_argument("--choice", default="model", help="chosen config: model (forest) or observed (default: model)")
+    parser.add_argument(
+        "--fresh-archs", type=int, default=50, help="fresh unique archs the chosen configs are re-scored on (default 50)"
+    )
     parser.add_argument("--cost-cap", type=float, help="chosen BPE = highest tau costing at most this many seconds")
     parser.add_argument("--eval-split", default="x-valid", help="split BPEs score archs on (default: x-valid)")
     parser.add_argument("--target", help="ground truth SPLIT[:METRIC[:HP[:SEED]]] (default: mean 200-epoch x-valid)")
@@ -148,10 +160,17 @@ def experiment_from_args(args: argparse.Namespace):
         archs=args.archs,
         seed=args.seed,
         budget=args.budget,
+        unit=args.unit,
+        metric=args.objective,
+        mode=args.mode,
         per_iteration=args.per_iteration,
         beta=args.beta,
         importance=args.importance,
         n_trees=args.trees,
+        resamples=args.resamples,
+        confidence=args.confidence,
+        choice=args.choice,
+        fresh_archs=args.fresh_archs,
         cost_cap=args.cost_cap,
         eval_split=args.eval_split,
         target=args.target,
@@ -175,6 +194,20 @@ def command(args: argparse.Namespace) -> str:
         str(args.seed),
         "--budget",
         f"{args.budget:g}",
+        "--unit",
+        args.unit,
+        "--objective",
+        args.objective,
+        "--mode",
+        args.mode,
+        "--resamples",
+        str(args.resamples),
+        "--confidence",
+        f"{args.confidence:g}",
+        "--choice",
+        args.choice,
+        "--fresh-archs",
+        str(args.fresh_archs),
         "--per-iteration",
         str(args.per_iteration),
         "--beta",
