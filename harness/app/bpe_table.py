@@ -24,13 +24,13 @@ import numpy as np
 
 import estimators
 from harness import records
+from harness.app.mip_experiment import full_macs
 from harness.checks import require_int
 from harness.datasets import NUM_CLASSES, TRAIN_IMAGES, eval_images, eval_splits
 from harness.estimation import Execution
 from harness.evaluate import Target, select_archs
 from harness.groundtruth import GroundTruth, schema
 from harness.store import Store
-from harness.app.mip_experiment import full_macs
 from harness.train import BPE, PRESETS
 from searchers.mip.cost import CostModel
 from searchers.mip.design import halton
@@ -65,7 +65,9 @@ class TableSpec:
         require_int("TableSpec", "seed", self.seed, minimum=0)
         schema.check_dataset(self.dataset)
         if self.eval_split not in eval_splits(self.dataset):
-            raise ValueError(f"eval_split {self.eval_split!r} is invalid for {self.dataset}: {eval_splits(self.dataset)}")
+            raise ValueError(
+                f"eval_split {self.eval_split!r} is invalid for {self.dataset}: {eval_splits(self.dataset)}"
+            )
         require_int(
             "TableSpec", "eval_images", self.eval_images, minimum=0, maximum=eval_images(self.dataset, self.eval_split)
         )
@@ -76,7 +78,9 @@ class TableSpec:
 
     def design(self) -> list[BPE]:
         """The configs in design order: the Halton prefix, then the presets (each scoring `eval_images`)."""
-        points = [BPE(**c, eval_images=self.eval_images) for c in halton(BPESpace.load(self.space), self.configs, self.seed)]
+        points = [
+            BPE(**c, eval_images=self.eval_images) for c in halton(BPESpace.load(self.space), self.configs, self.seed)
+        ]
         extra = [BPE.from_preset(p, eval_images=self.eval_images) for p in self.presets]
         return list(dict.fromkeys([*points, *extra]))
 
@@ -139,9 +143,16 @@ def build(
 
 
 def _record(
-    spec: TableSpec, archs: np.ndarray, design: list[BPE], execution: Execution, measured: dict, eta: float | None = None
+    spec: TableSpec,
+    archs: np.ndarray,
+    design: list[BPE],
+    execution: Execution,
+    measured: dict,
+    eta: float | None = None,
 ) -> dict:
-    keys = [estimators.create("bpe", None, config=b, execution=execution, eval_split=spec.eval_split).key for b in design]
+    keys = [
+        estimators.create("bpe", None, config=b, execution=execution, eval_split=spec.eval_split).key for b in design
+    ]
     return {
         "format": "bpebench-bpe-table",
         "version": 1,
@@ -233,7 +244,15 @@ def load(path: str | Path, gt: GroundTruth) -> BPETable:
                     devices.add(table.devices[i])
     truth = Target.parse(spec.target, spec.dataset).values(gt, spec.dataset)[archs]
     return BPETable(
-        record["configs"], archs, truth, scores, seconds, macs, full_macs(gt, archs, spec.dataset), ", ".join(sorted(devices)), record["spec"]
+        record["configs"],
+        archs,
+        truth,
+        scores,
+        seconds,
+        macs,
+        full_macs(gt, archs, spec.dataset),
+        ", ".join(sorted(devices)),
+        record["spec"],
     )
 
 

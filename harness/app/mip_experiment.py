@@ -271,7 +271,10 @@ def full_macs(gt: GroundTruth, archs: np.ndarray, dataset: str) -> np.ndarray:
     """Training multiply-adds of each arch under the full NB201 protocol on `dataset`'s train split."""
     full = PRESETS["nb201"]
     forward = np.array(
-        [network.flops(gt.arch_strings[a], full.channels, full.cells, NUM_CLASSES[dataset], full.resolution) for a in archs]
+        [
+            network.flops(gt.arch_strings[a], full.channels, full.cells, NUM_CLASSES[dataset], full.resolution)
+            for a in archs
+        ]
     )
     return forward * 1e6 * TRAIN_IMAGES[dataset] * full.epochs * PASSES_PER_IMAGE
 

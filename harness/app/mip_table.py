@@ -23,17 +23,19 @@ import numpy as np
 from scipy import stats
 
 from harness import metrics, records
+from harness.app.bpe_table import BPETable
 from harness.records import fmt_ci, fmt_num, markdown_table
 from harness.train import BPE
 from searchers.mip.cost import CostModel, macs_rates
 from searchers.mip.search import Measurement, MIPSettings, random_search, run_mip
 from searchers.mip.space import DIMENSIONS, BPESpace, Config, config_key
-from harness.app.bpe_table import BPETable
 
 UNITS: tuple[str, ...] = ("macs", "seconds")
 METRICS: tuple[str, ...] = ("kendall", "spearman")
 METHODS: tuple[str, ...] = ("mip-learn", "mip-paper", "random")
 N_BOOT = 200
+SYNTHETIC_ARCH = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"
+"""The reference arch of the synthetic table's cost model."""
 
 
 def rank_metric(name: str, scores: np.ndarray, truth: np.ndarray) -> float:
@@ -127,7 +129,9 @@ def compare(
                 if method == "mip-paper":
                     options = {"per_iteration": 4, "beta": 1.0} | {k: v for k, v in options.items() if k == "n_trees"}
                 mode = method.removeprefix("mip-")
-                result = run_mip(space, objective, model, MIPSettings(budget, mode, **options, seed=seed), None, candidates)
+                result = run_mip(
+                    space, objective, model, MIPSettings(budget, mode, **options, seed=seed), None, candidates
+                )
             row = objective.row(result.chosen.config) if result.chosen else None
             per_seed[method].append(
                 {
@@ -159,7 +163,9 @@ def compare(
         "device": table.device,
         "full_table_held_out": _table_best(table, metric),
         "methods": {m: summarise(per_seed[m]) | {"per_seed": per_seed[m]} for m in methods},
-        "paired": {m: paired(per_seed[m], per_seed["random"]) for m in methods if m != "random" and "random" in methods},
+        "paired": {
+            m: paired(per_seed[m], per_seed["random"]) for m in methods if m != "random" and "random" in methods
+        },
         "wall_seconds": time.perf_counter() - start,
     }
 
@@ -188,8 +194,10 @@ def render(record: dict, command: str = "") -> str:
     """The comparison as Markdown."""
     unit = "multiply-adds relative to full NB201 training" if record["unit"] == "macs" else "measured seconds"
     metric = "Kendall tau" if record["metric"] == "kendall" else "Spearman rho"
+    synthetic = str(record.get("table", "")).startswith("synthetic")
     lines = [
-        "# MIP vs random search on the BPE table",
+        "# MIP vs random search on "
+        + ("a SYNTHETIC BPE table (known answer; not measured)" if synthetic else "the BPE table"),
         "",
         f"{record['complete_configs']} complete configs x {record['archs']} archs; {record['seeds']} seeds per "
         f"method; each seed selects on a random half of the archs and reports the chosen config's {metric} on the "
@@ -235,25 +243,33 @@ def compare_command(args: argparse.Namespace) -> int:
 
     if args.seeds < 1:
         raise ValueError(f"--seeds must be at least 1, got {args.seeds}")
-    with open_groundtruth(args) as gt:
-        table = load(args.table, gt)
-        spec = table.spec
-        refs = [gt.arch_strings[a] for a in table.archs[:5]]
+    if args.synthetic is not None:
+        table = synthetic_table(n_configs=args.synthetic)
         record = compare(
-            table,
-            refs,
-            NUM_CLASSES[spec["dataset"]],
-            TRAIN_IMAGES[spec["dataset"]],
-            spec["eval_images"] or eval_images(spec["dataset"], spec["eval_split"]),
-            args.seeds,
-            args.budget,
-            args.unit,
-            args.objective,
+            table, [SYNTHETIC_ARCH], 10, 25_000, 10_000, args.seeds, args.budget, args.unit, args.objective
         )
+    else:
+        with open_groundtruth(args) as gt:
+            table = load(args.table, gt)
+            spec = table.spec
+            refs = [gt.arch_strings[a] for a in table.archs[:5]]
+            record = compare(
+                table,
+                refs,
+                NUM_CLASSES[spec["dataset"]],
+                TRAIN_IMAGES[spec["dataset"]],
+                spec["eval_images"] or eval_images(spec["dataset"], spec["eval_split"]),
+                args.seeds,
+                args.budget,
+                args.unit,
+                args.objective,
+            )
     command = (
         f"bpebench mip table compare --table {args.table} --seeds {args.seeds} --budget {args.budget:g} "
         f"--unit {args.unit} --objective {args.objective} --out {args.out}"
+        + (f" --synthetic {args.synthetic}" if args.synthetic is not None else "")
     )
+    record["table"] = "synthetic (harness.app.mip_table.synthetic_table)" if args.synthetic else str(args.table)
     record["command"] = command
     record["provenance"] = records.collect()
     out = Path(args.out)
@@ -272,8 +288,7 @@ def synthetic_table(n_configs: int = 42, n_archs: int = 60, seed: int = 0, space
     rng = np.random.default_rng(seed)
     configs = [c | {"lr_schedule": "epoch", "eval_images": 0} for c in halton(BPESpace.load(space), n_configs, seed)]
     truth = rng.normal(80, 5, n_archs)
-    arch = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"
-    model = CostModel((arch,), 10, 25_000, 10_000, 1)
+    model = CostModel((SYNTHETIC_ARCH,), 10, 25_000, 10_000, 1)
     scores = np.empty((len(configs), n_archs))
     seconds = np.empty_like(scores)
     macs = np.empty_like(scores)

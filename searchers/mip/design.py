@@ -19,7 +19,7 @@ ATTEMPTS = 8
 
 
 def to_config(space: BPESpace, point: np.ndarray, dims: tuple[str, ...]) -> Config:
-    """The config at `point` in [0, 1)^len(dims): each of `dims` at position floor(u * k); the rest at their one value."""
+    """The config at `point` in [0, 1)^len(dims): each of `dims` at position floor(u * k), the rest at their value."""
     config = {d: space.values[d][0] for d in DIMENSIONS}
     for dim, u in zip(dims, point, strict=True):
         values = space.values[dim]

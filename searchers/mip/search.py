@@ -238,7 +238,9 @@ def run_mip(
             break
         feasible, feasible_costs = [pool[i] for i in affordable], costs[affordable]
         if settings.mode == "learn":
-            proposals = stratified(remaining, feasible, settings.per_iteration, rng, _cost_penalty(feasible_costs, settings.beta))
+            proposals = stratified(
+                remaining, feasible, settings.per_iteration, rng, _cost_penalty(feasible_costs, settings.beta)
+            )
         else:
             proposals = _cost_biased(feasible, feasible_costs, settings.per_iteration, settings.beta, rng)
         new: list[Trial] = []

@@ -470,7 +470,16 @@ def test_experiment_end_to_end_and_rerun_reuses_the_store(gt, tmp_path):
     space = tmp_path / "tiny.toml"
     space.write_text(TINY_SPACE)
     experiment = MIPExperiment(
-        str(space), archs="4", budget=1e6, per_iteration=2, importance="impurity", n_trees=8, presets=()
+        str(space),
+        archs="4",
+        budget=1e6,
+        per_iteration=2,
+        n_trees=8,
+        resamples=2,
+        fresh_archs=4,
+        unit="macs",
+        metric="spearman",
+        presets=(),
     )
     records = []
     for _ in range(2):
@@ -479,12 +488,14 @@ def test_experiment_end_to_end_and_rerun_reuses_the_store(gt, tmp_path):
             records.append(run_experiment(experiment, gt, execution, log=print))
     first, again = records
     mip = first["mip"]
-    assert mip["stop_reason"] == "one dimension left" and len(mip["iterations"]) == 2
-    assert mip["iterations"][0]["pruned"] in ("batch_size", "fraction") and mip["iterations"][1]["pruned"] is None
+    assert mip["stop_reason"] == "remaining space evaluated" and len(mip["trials"]) == 4
     assert len(first["archs"]) == 4 and first["random_search"]["trials"]
+    assert not set(first["fresh_archs"]) & set(first["archs"]) and len(first["fresh_archs"]) == 4
     assert not any(t["reused"] for t in mip["trials"]) and all(t["reused"] for t in again["mip"]["trials"])
     assert [t["tau"] for t in again["mip"]["trials"]] == [t["tau"] for t in mip["trials"]]
-    assert first["chosen"]["mip"]["tau"] == max(t["tau"] for t in mip["trials"])
+    assert all(0 < t["cost"] < 1 for t in mip["trials"])  # multiply-adds relative to full training
+    chosen = first["chosen"]["mip"]
+    assert chosen["config"] == mip["trials"][mip["chosen"]]["config"] and -1 <= chosen["fresh"]["tau"] <= 1
     assert first["baselines"][-1]["name"] == "tabular-hp12" and first["baselines"][-1]["tau"] is None
     text = render(first, "bpebench mip ...")
     assert "## MIP iterations" in text and "## Pareto front" in text and "tabular-hp12" in text

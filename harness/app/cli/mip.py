@@ -47,7 +47,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--confidence", type=float, default=0.8, help="pruning confidence in [0.5, 1] (default 0.8)")
     parser.add_argument("--choice", default="model", help="chosen config: model (forest) or observed (default: model)")
     parser.add_argument(
-        "--fresh-archs", type=int, default=50, help="fresh unique archs the chosen configs are re-scored on (default 50)"
+        "--fresh-archs",
+        type=int,
+        default=50,
+        help="fresh unique archs the chosen configs are re-scored on (default 50)",
     )
     parser.add_argument("--cost-cap", type=float, help="chosen BPE = highest tau costing at most this many seconds")
     parser.add_argument("--eval-split", default="x-valid", help="split BPEs score archs on (default: x-valid)")
@@ -118,6 +121,12 @@ def _add_table_compare(actions: argparse._SubParsersAction) -> None:
     compare.add_argument("--unit", default="seconds", help="cost charged: seconds or macs (default: seconds)")
     compare.add_argument("--objective", default="kendall", help="kendall or spearman (default: kendall)")
     compare.add_argument("--out", default="results/mip_table", help="writes OUT.md and OUT.json")
+    compare.add_argument(
+        "--synthetic",
+        type=int,
+        metavar="CONFIGS",
+        help="run on a synthetic table of CONFIGS configs x 60 archs with a known answer instead of --table",
+    )
     compare.set_defaults(handler=_table_compare)
 
 
