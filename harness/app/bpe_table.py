@@ -15,6 +15,7 @@ the cost model to the seconds measured so far for its progress line and ETA. `lo
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -23,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 import estimators
-from harness import records
+from harness import metrics, records
 from harness.app.mip_experiment import full_macs
 from harness.checks import require_int
 from harness.datasets import NUM_CLASSES, TRAIN_IMAGES, eval_images, eval_splits
@@ -258,3 +259,56 @@ def load(path: str | Path, gt: GroundTruth) -> BPETable:
 
 def cpu_hours(table: BPETable) -> float:
     return float(np.nansum(table.seconds)) / 3600
+
+
+def status(path: str | Path, gt: GroundTruth) -> dict:
+    """What the table holds and what is left: configs complete, unit seconds spent, predicted remainder."""
+    table = load(path, gt)
+    spec = TableSpec(**{**table.spec, "presets": tuple(table.spec["presets"])})
+    model = CostModel(
+        tuple(gt.arch_strings[a] for a in table.archs[:5]),
+        NUM_CLASSES[spec.dataset],
+        TRAIN_IMAGES[spec.dataset],
+        eval_images(spec.dataset, spec.eval_split),
+        len(table.archs),
+    )
+    done = np.flatnonzero(table.complete)
+    measured = [float(np.nansum(table.seconds[i])) for i in done]
+    fitted = model.fit([table.configs[i] for i in done], measured)
+    left = [i for i in range(len(table.configs)) if i not in set(done.tolist())]
+    spent_units = float(np.nansum(table.seconds))
+    rate = float(np.nansum(table.macs)) / spent_units if spent_units > 0 else math.nan
+    left_macs = []
+    for i in left:
+        work = model.features(table.configs[i])
+        missing = np.isnan(table.seconds[i]).mean()
+        left_macs.append(len(table.archs) * missing * (work[0] + work[2]))
+    taus = {i: metrics.kendall_tau(*_prepared(table.scores[i], table.truth)) for i in done}
+    return {
+        "configs": len(table.configs),
+        "complete": len(done),
+        "results": int(np.isfinite(table.seconds).sum()),
+        "cells": int(table.seconds.size),
+        "unit_hours_spent": spent_units / 3600,
+        "device": table.device,
+        "predicted_remaining_unit_hours_cost_model": float(
+            sum(fitted.predict(table.configs[i]) * np.isnan(table.seconds[i]).mean() for i in left)
+        )
+        / 3600,
+        "macs_per_unit_second": rate,
+        "predicted_remaining_unit_hours_macs_rate": float(sum(left_macs) / rate / 3600) if rate > 0 else math.nan,
+        "complete_configs": [
+            {
+                "config": BPE(**table.configs[i]).describe(),
+                "kendall_tau": taus[i],
+                "unit_seconds": float(np.nansum(table.seconds[i])),
+                "relative_macs": float(table.relative_macs()[i]),
+            }
+            for i in done
+        ],
+    }
+
+
+def _prepared(scores: np.ndarray, truth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    prepared = metrics.prepare(scores, truth)
+    return prepared.scores, prepared.truth

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from harness.app.bpe_table import TableSpec, build, load
+from harness.app.bpe_table import TableSpec, build, load, status
 from harness.app.cli import main
 from harness.app.mip_table import TableObjective, compare, rank_metric, render, synthetic_table, table_space
 from harness.estimation import Execution
@@ -89,5 +89,8 @@ def test_build_resumes_and_extends(gt, tmp_path):
     table = load(path, gt)
     assert table.scores.shape == (3, 4) and table.complete.all() and np.isfinite(table.scores).all()
     assert (table.relative_macs() > 0).all() and (table.relative_macs() < 1).all()
+    state = status(path, gt)
+    assert state["complete"] == 3 and state["results"] == 12 and state["predicted_remaining_unit_hours_cost_model"] == 0
+    assert state["unit_hours_spent"] == pytest.approx(np.nansum(table.seconds) / 3600)
     record = json.loads(path.with_suffix(".json").read_text())
     assert record["command"].startswith("bpebench mip table build") and len(record["keys"]) == 3

@@ -73,9 +73,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=_mip)
     tables = parser.add_subparsers(dest="mip_command", metavar="{table}")
     table = tables.add_parser("table", help="the tabular BPE benchmark: build it, run MIP and random search on it")
-    actions = table.add_subparsers(dest="table_command", required=True, metavar="{build,compare}")
+    actions = table.add_subparsers(dest="table_command", required=True, metavar="{build,compare,status}")
     _add_table_build(actions)
     _add_table_compare(actions)
+    show = actions.add_parser("status", help="what the table holds, CPU-hours spent and the predicted remainder")
+    show.add_argument("--table", default=str(DEFAULT_TABLE), help=f"table store (default: {DEFAULT_TABLE})")
+    add_groundtruth_option(show)
+    show.set_defaults(handler=_table_status)
 
 
 def _add_table_build(actions: argparse._SubParsersAction) -> None:
@@ -151,6 +155,15 @@ def _table_build(args: argparse.Namespace) -> int:
     execution = Execution(args.data_root, args.table, args.workers, progress=not args.quiet)
     with open_groundtruth(args) as gt:
         build(spec, gt, execution, log=lambda line: print(line, flush=True), deadline=deadline)
+    return 0
+
+
+def _table_status(args: argparse.Namespace) -> int:
+    from harness.app.bpe_table import status
+    from harness.app.cli.common import print_json
+
+    with open_groundtruth(args) as gt:
+        print_json(status(args.table, gt))
     return 0
 
 
