@@ -114,7 +114,8 @@ def render(record: dict, command: str | None = None) -> str:
         lines += ["Reproduce (resumes from the results store):", "", f"    {command}", ""]
     lines += ["## Chosen BPE against the baselines", "", *comparison_table(record), ""]
     lines += [
-        f"Costs are {_unit(exp['unit'])}, summed over the archs; tabular-hp12's is NB201's recorded GPU time. "
+        f"Costs are {_unit(exp['unit'])} ({_devices(record)}), summed over the archs; tabular-hp12's is NB201's "
+        "recorded GPU time. "
         "Its scores need the 12-epoch table in the ground-truth file: `bpebench data build --out gt.h5 && "
         "bpebench data add-csv ../shared/data/nb201/nb201-hp12-final-accuracy.csv --preset nb201-hp12 "
         "--groundtruth gt.h5`, then `--groundtruth gt.h5`.",
@@ -156,3 +157,9 @@ def _unit(unit: str) -> str:
         if unit == "seconds"
         else ("training plus evaluation multiply-adds relative to full NB201 training of the same archs")
     )
+
+
+def _devices(record: dict) -> str:
+    """The devices the MIP and random-search units ran on, as the store recorded them."""
+    names = {t.get("device") for m in ("mip", "random_search") if record.get(m) for t in record[m]["trials"]}
+    return "device: " + (", ".join(sorted(n for n in names if n)) or "not recorded")

@@ -202,7 +202,7 @@ def render(record: dict, command: str = "") -> str:
         f"{record['complete_configs']} complete configs x {record['archs']} archs; {record['seeds']} seeds per "
         f"method; each seed selects on a random half of the archs and reports the chosen config's {metric} on the "
         f"other half. Budget per seed: {record['budget_share']:.0%} of the cost of evaluating every config on the "
-        f"selection half, charged in {unit} as the table measured them.",
+        f"selection half, charged in {unit} as the table measured them (device: {record['device']}).",
         "",
     ]
     if command:
