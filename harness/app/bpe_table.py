@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 import estimators
+from estimators.bpe import store_key
 from harness import metrics, records
 from harness.app.mip_experiment import full_macs
 from harness.checks import require_int
@@ -151,9 +152,7 @@ def _record(
     measured: dict,
     eta: float | None = None,
 ) -> dict:
-    keys = [
-        estimators.create("bpe", None, config=b, execution=execution, eval_split=spec.eval_split).key for b in design
-    ]
+    keys = [store_key(b, spec.eval_split, execution.root) for b in design]
     return {
         "format": "bpebench-bpe-table",
         "version": 1,
