@@ -1,6 +1,6 @@
 """Fused group against the same archs trained alone (`harness.fast_train.measure_throughput`), on any device.
 
-Run: python benchmarks/bench_fused.py [--channels 16 --cells 5 --resolution 32 --batch 64] [--ks 1,8] [--device cpu]
+Run: python -m benchmarks.bench_fused [--channels 16 --cells 5 --resolution 32 --batch 64] [--ks 1,8] [--device cpu]
 
 Prints one line per (K, mode): seconds per step of all K archs, images/s and seconds per arch-epoch on a 25k split.
 The archs are the first K of a seeded sample of unique archs; the images are synthetic (speed does not depend on

@@ -10,7 +10,7 @@ Two parts, each rerunnable alone (the other part's results and provenance are ke
   12-epoch table (`tabular-hp12`), NB201 protocol, over `--search-seeds` seeds; mean 200-epoch validation accuracy of
   the chosen arch with a 95% t-interval. The search runs go through the resumable search store.
 
-Usage: python benchmarks/predictors_experiment.py [--parts curves,search] [--seeds 10] [--search-seeds 100]
+Usage: python -m benchmarks.predictors_experiment [--parts curves,search] [--seeds 10] [--search-seeds 100]
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ SEARCHES: tuple[tuple[str, str, dict], ...] = (
     ("surrogate: one-hot + path + zero-cost table, UCB (table archs only)", "surrogate",
      {"features": "onehot+path+zc", "acquisition": "ucb", "zerocost_store": str(DEFAULT_TABLE)}),
 )  # fmt: skip
-COMMAND = "python benchmarks/predictors_experiment.py --parts curves,search --seeds 10 --search-seeds 100"
+COMMAND = "python -m benchmarks.predictors_experiment --parts curves,search --seeds 10 --search-seeds 100"
 
 
 def main() -> None:

@@ -10,9 +10,9 @@ Per arch the four batch proxies share one network and one forward pass (`zerocos
 copy; its seconds are measured alone and the batch proxies' shared seconds are split evenly among the four.
 
 Usage (CPU, what results/zerocost-cifar10-valid.h5 holds):
-    nice -n 19 timeout 4000 python benchmarks/zerocost_table.py --archs 2000 --data-root ../shared/data
+    nice -n 19 timeout 4000 python -m benchmarks.zerocost_table --archs 2000 --data-root ../shared/data
 All 15,625 on a GPU (device seconds are recorded per row):
-    python benchmarks/zerocost_table.py --archs 15625 --device cuda --data-root ../shared/data
+    python -m benchmarks.zerocost_table --archs 15625 --device cuda --data-root ../shared/data
 """
 
 from __future__ import annotations

@@ -39,6 +39,13 @@ def _flops(arch: str, channels: int, cells: int, num_classes: int, resolution: i
     return network.flops(arch, channels, cells, num_classes, resolution) * 1e6
 
 
+def macs_rates(full_macs: float) -> tuple[float, ...]:
+    """Rates that price work in multiply-adds relative to `full_macs` (full training of the same archs)."""
+    if not (math.isfinite(full_macs) and full_macs > 0):
+        raise ValueError(f"full-training multiply-adds must be a finite number > 0, got {full_macs}")
+    return (1 / full_macs, 0.0, 1 / full_macs)
+
+
 @dataclass(frozen=True)
 class CostModel:
     """Seconds to evaluate a config on `n_archs` archs, from work features and fitted rates."""
@@ -55,14 +62,19 @@ class CostModel:
     rates: tuple[float, ...] = PRIOR_RATES
     fitted_on: int = 0
     """Measurements behind `rates` (0 = priors)."""
+    prior: tuple[float, ...] = PRIOR_RATES
+    """Rates before any measurement, in the unit costs are measured in (`PRIOR_RATES`: seconds on one CPU core;
+    `macs_rates`: multiply-adds relative to full training)."""
 
     def __post_init__(self) -> None:
         if not self.reference_archs:
             raise ValueError("cost model needs at least one reference arch")
         for name in ("num_classes", "train_images", "eval_images", "n_archs"):
             require_int("CostModel", name, getattr(self, name), minimum=1)
-        if len(self.rates) != len(FEATURES) or any(not math.isfinite(r) or r < 0 for r in self.rates):
-            raise ValueError(f"CostModel.rates must be {len(FEATURES)} finite numbers >= 0, got {self.rates}")
+        for name in ("rates", "prior"):
+            rates = getattr(self, name)
+            if len(rates) != len(FEATURES) or any(not math.isfinite(r) or r < 0 for r in rates):
+                raise ValueError(f"CostModel.{name} must be {len(FEATURES)} finite numbers >= 0, got {rates}")
 
     def macs_per_image(self, config: Mapping[str, Any]) -> float:
         """Mean forward multiply-adds of the reference archs under `config`."""
@@ -97,15 +109,16 @@ class CostModel:
         """This model with rates fitted to measured total seconds of `configs` (priors kept when none usable)."""
         pairs = [(c, s) for c, s in zip(configs, seconds, strict=True) if math.isfinite(s) and s > 0]
         if not pairs:
-            return replace(self, rates=PRIOR_RATES, fitted_on=0)
+            return replace(self, rates=self.prior, fitted_on=0)
         work = np.array([self.n_archs * self.features(c) for c, _ in pairs])
         measured = np.array([s for _, s in pairs])
-        prior = work @ np.asarray(PRIOR_RATES)
+        prior = work @ np.asarray(self.prior)
         scale = float(np.sum(measured / prior) / len(pairs))
-        rates = tuple(r * scale for r in PRIOR_RATES)
+        rates = tuple(r * scale for r in self.prior)
         if len(pairs) >= len(FEATURES):
-            # Relative least squares: row i divided by its measurement; columns scaled to comparable size.
-            column_scale = np.asarray(PRIOR_RATES) * scale
+            # Relative least squares: row i divided by its measurement; columns scaled to comparable size (a
+            # feature with prior rate 0 stays at 0).
+            column_scale = np.asarray(self.prior) * scale
             design = work * column_scale / measured[:, None]
             solution, _ = nnls(design, np.ones(len(pairs)))
             if np.any(solution > 0):
@@ -116,6 +129,7 @@ class CostModel:
         return {
             "features": list(FEATURES),
             "rates": list(self.rates),
+            "prior": list(self.prior),
             "fitted_on": self.fitted_on,
             "reference_archs": list(self.reference_archs),
             "train_images": self.train_images,
