@@ -48,15 +48,18 @@ def check_replace(reports: list[SuiteReport], out: Path) -> None:
         )
 
 
-def write_all(reports: list[SuiteReport], out: Path, force: bool = True) -> list[Path]:
-    """Write every output under `out` (unless it would replace a bigger leaderboard and not `force`); the paths."""
+def write_all(reports: list[SuiteReport], out: Path, force: bool = True, predictors: dict | None = None) -> list[Path]:
+    """Write every output under `out` (unless it would replace a bigger leaderboard and not `force`); the paths.
+
+    `predictors`: the stored result of `benchmarks.predictors_experiment` (its JSON), shown as its k = 100 rows."""
     if not force:
         check_replace(reports, out)
     out.mkdir(parents=True, exist_ok=True)
+    extra = predictor_blocks(predictors) if predictors is not None else []
     written = [
-        _write(out / "LEADERBOARD.md", markdown(reports)),
+        _write(out / "LEADERBOARD.md", markdown(reports, extra)),
         _write(out / "leaderboard.csv", table_csv(reports)),
-        _write(out / "leaderboard.html", page_html(reports)),
+        _write(out / "leaderboard.html", page_html(reports, extra)),
     ]
     estimator_rows = [r for report in reports for r in report.estimators]
     for dataset in sorted({r.dataset for r in estimator_rows}):
@@ -287,9 +290,7 @@ def blocks(reports: list[SuiteReport]) -> list[Block]:
 
 def _missing_blocks(reports: list[SuiteReport]) -> list[Block]:
     """At the top: which entries the stored runs skipped, why, and what enables each (nothing when complete)."""
-    rows = [
-        [r.suite, s["what"], s["reason"], s.get("enable", "-")] for r in reports for s in r.skipped
-    ]
+    rows = [[r.suite, s["what"], s["reason"], s.get("enable", "-")] for r in reports for s in r.skipped]
     if not rows:
         return [("p", f"Complete: every entry of the suites shown ran ({entry_count(reports)} entries).")]
     text = (
@@ -299,9 +300,42 @@ def _missing_blocks(reports: list[SuiteReport]) -> list[Block]:
     return [("h", 2, "Missing entries"), ("p", text), ("table", ["suite", "entry", "why", "enable with"], rows)]
 
 
-def markdown(reports: list[SuiteReport]) -> str:
+PREDICTOR_K = 100
+
+
+def predictor_blocks(stored: dict, k: int = PREDICTOR_K) -> list[Block]:
+    """Every feature set x regressor row at `k` labelled archs of a stored predictors result (no selection)."""
+    curves = stored["curves"]
+    rows = [r for r in curves["rows"] if r["k"] == k]
+    if not rows:
+        return []
+    made = stored.get("made", {}).get("curves", {})
+    text = (
+        f"From `results/predictors.json` (regenerate: `{stored['command']}`; commit {made.get('commit', 'unknown')}): "
+        f"a regressor fitted on k = {k} archs labelled by {curves['label']}, scored on the row's test archs (never "
+        f"fitted) against {curves['target']}; mean over {curves['seeds']} seeds with 95% t-intervals. Label cost = "
+        "the k trainings; total cost adds features paid on the same device (the 12-epoch training of every arch "
+        "for `hp12`); zero-cost features add CPU seconds on another device, reported apart in that file."
+    )
+    header = ["features", "regressor", "test archs", "Kendall tau [95% CI]", "Spearman", "label cost", "total cost"]
+    cells = [
+        [
+            r["features"],
+            r["regressor"],
+            str(r["test_archs"]),
+            fmt_ci(r["kendall_tau"]["mean"], r["kendall_tau"]["low"], r["kendall_tau"]["high"]),
+            fmt_num(r["spearman"]["mean"]),
+            _seconds_on(r["label_seconds"], r["cost_device"]),
+            _seconds_on(r["total_seconds"], r["cost_device"]),
+        ]
+        for r in sorted(rows, key=lambda r: -r["kendall_tau"]["mean"])
+    ]
+    return [("h", 2, f"Learned predictors at k = {k}"), ("p", text), ("table", header, cells)]
+
+
+def markdown(reports: list[SuiteReport], extra: list[Block] = ()) -> str:
     lines: list[str] = []
-    for block in blocks(reports):
+    for block in [*blocks(reports), *extra]:
         kind = block[0]
         if kind == "h":
             lines += ["#" * block[1] + " " + block[2], ""]
@@ -316,9 +350,9 @@ def markdown(reports: list[SuiteReport]) -> str:
     return "\n".join(lines)
 
 
-def page_html(reports: list[SuiteReport]) -> str:
+def page_html(reports: list[SuiteReport], extra: list[Block] = ()) -> str:
     parts: list[str] = []
-    for block in blocks(reports):
+    for block in [*blocks(reports), *extra]:
         kind = block[0]
         if kind == "h":
             parts.append(f"<h{block[1]}>{html.escape(block[2])}</h{block[1]}>")

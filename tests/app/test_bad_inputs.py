@@ -340,6 +340,8 @@ ROWS: list[Row] = [
     # ---- leaderboard
     row("leaderboard-none", "leaderboard --out {out}/lb", "no stored suite runs"),
     row("leaderboard-suite", "leaderboard --suite nope --out {out}/lb", "unknown suite 'nope'"),
+    row("leaderboard-predictors", "leaderboard --out {out}/lb --predictors {probe}/garbage.h5", "not a predictors"),
+    row("leaderboard-predictors-json", "leaderboard --out {out}/lb --predictors {probe}/suite-ok.toml", "JSON"),
     row("arch-index", "arch 99999 --groundtruth {gt}", "0..15624"),
     row("arch-string", "arch |foo~0| --groundtruth {gt}", "invalid arch string"),
     row("plan-unknown", "plan nope --groundtruth {gt}", "unknown suite 'nope'"),

@@ -179,3 +179,31 @@ def test_leaderboard_tables_per_sample_regret_and_notes(tiny_run):
     assert f"Identical outcomes: rea, rs with {search.estimator}" in text
     assert f"optimum {search.optimum:.2f} on cifar10-valid" in text and "regret (points)" in text
     assert search.optimum == pytest.approx(91.61, abs=0.01)  # NB201's best mean x-valid accuracy on cifar10-valid
+
+
+def _predictor_row(features: str, k: int, tau: float) -> dict:
+    stat = {"mean": tau, "low": tau - 0.01, "high": tau + 0.01, "n": 10}
+    return {
+        "features": features, "regressor": "rf", "k": k, "test_archs": 1000, "kendall_tau": stat, "spearman": stat,
+        "label_seconds": 7200.0, "total_seconds": 9000.0, "cost_device": "nb201-gpu",
+    }  # fmt: skip
+
+
+def test_leaderboard_shows_every_k100_predictor_row_best_first(tiny_run, tmp_path):
+    stored = {
+        "command": "python -m benchmarks.predictors_experiment",
+        "made": {"curves": {"commit": "abc1234"}},
+        "curves": {
+            "label": "tabular-hp200-seed", "target": "cifar10-valid:x-valid:acc:200:mean", "seeds": 10,
+            "rows": [_predictor_row("zc", 100, 0.70), _predictor_row("onehot", 100, 0.45),
+                     _predictor_row("zc", 400, 0.85)],
+        },
+    }  # fmt: skip
+    built = report.build_report(record_path(Suite.from_dict("tiny", TINY)))
+    leaderboard.write_all([built], tmp_path, predictors=stored)
+    text = (tmp_path / "LEADERBOARD.md").read_text()
+    section = text[text.index("## Learned predictors at k = 100") :]
+    assert section.index("| zc | rf |") < section.index("| onehot | rf |")
+    assert "0.700 [0.690, 0.710]" in section and "0.850" not in section  # the k = 400 row is left out
+    assert "2.00 h on nb201-gpu" in section and "commit abc1234" in section
+    assert "Learned predictors at k = 100" in (tmp_path / "leaderboard.html").read_text()
