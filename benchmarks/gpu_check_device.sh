@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
-# The GPU check in one call on a lent CUDA machine (the device tool's `run`), or on any CUDA machine.
+# The GPU check in one call on a CUDA machine that receives a copy of the working tree (no reference data there).
 #
 # Before (here, once; about 30 s): pack the CIFAR-10 train JPEGs and the NB201 records the check reads (17 MB,
-# ignored by git, so it travels only when carried):
-#   python -m harness.app.cli gpu-check --pack .gpu-check/cifar10-train.tar.gz --data-root /work/shared/data
-# The call (about 8 minutes on one H200; the timeout leaves room for the machine's start):
-#   run(command="bash benchmarks/gpu_check_device.sh", carry=[".gpu-check"], timeout_s=590)
-# After: copy the files from the call's files_at into results/gpu_check/ and commit them.
+# ignored by git, so copy it along explicitly):
+#   python -m harness.app.cli gpu-check --pack .gpu-check/cifar10-train.tar.gz --data-root ../shared/data
+# There (about 8 minutes on one H200), with .gpu-check/ copied along:
+#   bash benchmarks/gpu_check_device.sh
+# After: copy the files it wrote into results/gpu_check/ and commit them.
 #
-# Needs python3 with torch, numpy, scipy, h5py, scikit-learn, pillow and tqdm (the device image has them); nothing
-# is installed or downloaded. Writes gpu_check.json, gpu_check.md and gpu_check.log to $OUT (the device tool's
-# folder that comes back), else to results/gpu_check. The JSON and Markdown are rewritten after each part, so a run
+# Needs python3 with torch, numpy, scipy, h5py, scikit-learn, pillow and tqdm; nothing
+# is installed or downloaded. Writes gpu_check.json, gpu_check.md and gpu_check.log to $OUT (a folder that is
+# copied back), else to results/gpu_check. The JSON and Markdown are rewritten after each part, so a run
 # stopped by the timeout still returns the parts it finished.
 set -uo pipefail
 cd "$(dirname "$0")/.."
