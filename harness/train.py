@@ -219,7 +219,7 @@ PRESETS: dict[str, BPE] = {
   per-iteration lr schedule).
 - `mip-best-cpu`: the BPE table's best complete config (results/bpe_table_status.json: tau 0.266 on its 60 archs),
   about 1/93,000 of full training in multiply-adds; re-scored on 120 fresh unique archs in results/mip_best_cpu.md
-  (`python -m benchmarks.mip_best_cpu`); the live BPE of the searchers' headline comparison
+  (`python -m harness.app.mip_best`); the live BPE of the searchers' headline comparison
   (results/search_experiment.md).
 """
 

@@ -5,9 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import mip_best_cpu
 from harness import space
-from harness.app import bpe_table
+from harness.app import bpe_table, mip_best
 from harness.train import PRESETS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -19,15 +18,15 @@ def in_repository(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_preset_is_the_table_winner_under_the_ceiling(gt) -> None:
-    winner, tau, relative = mip_best_cpu.table_winner(gt)
-    assert winner == PRESETS[mip_best_cpu.PRESET]
-    assert relative <= mip_best_cpu.CEILING
+    winner, tau, relative = mip_best.table_winner(gt)
+    assert winner == PRESETS[mip_best.PRESET]
+    assert relative <= mip_best.CEILING
     taus = [r["kendall_tau"] for r in bpe_table.status(bpe_table.DEFAULT_PATH, gt)["complete_configs"]]
     assert tau == max(taus)
 
 
 def test_fresh_archs_are_unique_not_isomorphic_to_the_table_and_reproducible(gt) -> None:
-    archs = mip_best_cpu.fresh_archs(gt, 120)
+    archs = mip_best.fresh_archs(gt, 120)
     table = json.loads(bpe_table.sidecar(bpe_table.DEFAULT_PATH).read_text())["archs"]
     classes = {space.isomorphism_key(gt.arch_strings[a]) for a in archs}
     assert len(classes) == 120

@@ -8,7 +8,7 @@ drawn from the archs of the committed zero-cost store, so naswot is read back, n
 goes through `results/mip_best_cpu.h5` (a rerun reads it back). The search rows come from the `headline` part of
 `benchmarks.search_experiment` (run it first), whose live BPE is `mip-best-cpu`.
 
-Usage: python -m benchmarks.mip_best_cpu [--data-root ../shared/data] [--workers 2] [--archs 120]
+Usage: python -m harness.app.mip_best [--data-root ../shared/data] [--workers 2] [--archs 120]
 """
 
 from __future__ import annotations
