@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 import estimators
-from harness import records, space
+from harness import metrics, records, space
 from harness.app import bpe_table
 from harness.app.mip_experiment import full_macs
 from harness.estimation import Execution
@@ -43,11 +43,13 @@ FULL = "tabular-hp200-seed"
 def table_winner(gt: GroundTruth) -> tuple[BPE, float, float]:
     """The complete table config with the highest tau on the table's archs, its tau and relative multiply-adds."""
     table = bpe_table.load(bpe_table.DEFAULT_PATH, gt)
-    status = bpe_table.status(bpe_table.DEFAULT_PATH, gt)
-    rows = [r for r in status["complete_configs"] if r["relative_macs"] <= CEILING]
-    best = max(rows, key=lambda r: r["kendall_tau"])
-    config = next(BPE(**c) for c in table.configs if BPE(**c).describe() == best["config"])
-    return config, best["kendall_tau"], best["relative_macs"]
+    relative = table.relative_macs()
+    taus = {}
+    for i in np.flatnonzero(table.complete & (relative <= CEILING)):
+        prepared = metrics.prepare(table.scores[i], table.truth)
+        taus[i] = metrics.kendall_tau(prepared.scores, prepared.truth)
+    best = max(taus, key=taus.get)
+    return BPE(**table.configs[best]), taus[best], float(relative[best])
 
 
 def fresh_archs(gt: GroundTruth, size: int) -> np.ndarray:
@@ -62,6 +64,8 @@ def fresh_archs(gt: GroundTruth, size: int) -> np.ndarray:
         if key not in seen:
             seen.add(key)
             pool.append(arch)
+    if not 1 <= size <= len(pool):
+        raise ValueError(f"--archs must be in 1..{len(pool)} (fresh archs the zero-cost store holds), got {size}")
     return np.sort(np.random.default_rng(FRESH_SEED).choice(pool, size, replace=False))
 
 
@@ -106,7 +110,10 @@ def main() -> None:
         preset = PRESETS[PRESET]
         if winner != preset:
             raise SystemExit(f"the table's best config is now {winner.describe()}: update the preset {PRESET}")
-        archs = fresh_archs(gt, args.archs)
+        try:
+            archs = fresh_archs(gt, args.archs)
+        except ValueError as error:
+            parser.error(str(error))
         live = Execution(data_root=args.data_root, store=str(STORE), workers=args.workers)
         rows = [
             row("bpe", gt, archs, config=preset, execution=live),
