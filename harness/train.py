@@ -198,6 +198,9 @@ PRESETS: dict[str, BPE] = {
     "mip-best-cpu": BPE(
         epochs=4, batch_size=256, lr=0.2, channels=8, cells=1, resolution=8, fraction=0.1, eval_images=5000
     ),
+    "mip-cheap-cpu": BPE(
+        epochs=8, batch_size=64, lr=0.1, channels=4, cells=1, resolution=8, fraction=0.1, eval_images=5000
+    ),
 }
 """Named BPEs. How they were derived:
 
@@ -219,8 +222,10 @@ PRESETS: dict[str, BPE] = {
   per-iteration lr schedule).
 - `mip-best-cpu`: the BPE table's best complete config (results/bpe_table_status.json: tau 0.266 on its 60 archs),
   about 1/93,000 of full training in multiply-adds; re-scored on 120 fresh unique archs in results/mip_best_cpu.md
-  (`python -m harness.app.mip_best`); the live BPE of the searchers' headline comparison
-  (results/search_experiment.md).
+  (`python -m harness.app.mip_best`).
+- `mip-cheap-cpu`: the cheapest table config (in multiply-adds, about half of `mip-best-cpu`'s) whose tau is within
+  noise of `mip-best-cpu`'s on the table's archs and on the fresh ones (paired bootstrap of the difference,
+  results/mip_best_cpu.md); the live BPE of the searchers' headline comparison (results/search_experiment.md).
 """
 
 

@@ -144,3 +144,34 @@ def test_bootstrap_of_tau_equals_tau_of_each_resample():
     np.testing.assert_allclose(fast, slow, atol=1e-12)
     constant = metrics._resampled_tau_b(np.ones(5), np.arange(5.0), rng.integers(0, 5, size=(3, 5)))
     assert np.isnan(constant).all()
+
+
+def test_paired_tau_difference_is_tighter_than_two_independent_intervals():
+    rng = np.random.default_rng(3)
+    truth = rng.normal(size=120)
+    shared = truth + rng.normal(scale=1.5, size=120)  # both estimators share most of their error
+    better, worse = shared + 0.3 * truth, shared + rng.normal(scale=0.3, size=120)
+    diff = metrics.paired_tau_difference(better, worse, truth)
+    assert diff.value == pytest.approx(metrics.kendall_tau(better, truth) - metrics.kendall_tau(worse, truth))
+    assert diff.low <= diff.value <= diff.high
+    separate = [metrics.bootstrap_ci(metrics.kendall_tau, s, truth) for s in (better, worse)]
+    assert diff.high - diff.low < min(high - low for low, high in separate)
+    same = metrics.paired_tau_difference(better, better, truth)
+    assert same.value == same.low == same.high == 0
+
+
+def test_paired_tau_difference_uses_archs_scored_by_both():
+    truth = np.arange(10.0)
+    a, b = truth.copy(), truth.copy()
+    a[0], b[9] = np.nan, np.inf
+    assert metrics.paired_tau_difference(a, b, truth).value == 0
+    with pytest.raises(ValueError, match="equal length"):
+        metrics.paired_tau_difference(a, b[:5], truth)
+
+
+def test_welch_interval_of_the_difference():
+    result = metrics.welch(10.0, 2.0, 30, 9.0, 1.0, 40)
+    se = math.sqrt(4 / 30 + 1 / 40)
+    half = stats.t.ppf(0.975, result["df"]) * se
+    assert (result["low"], result["high"]) == pytest.approx((1 - half, 1 + half))
+    assert (result["low"] > 0) == (result["p"] < 0.05)
