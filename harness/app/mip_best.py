@@ -176,14 +176,11 @@ def main() -> None:
             parser.error(str(error))
         live = Execution(data_root=args.data_root, store=str(STORE), workers=args.workers)
         candidates, search_bpe = rescore_candidates(gt, archs, live)
+        stored = Execution(data_root=args.data_root, store=str(ZEROCOST_STORE), workers=1)
         rows = [
             row("tabular-hp12", score("tabular-hp12", gt, archs), gt),
             row("params", score("params", gt, archs), gt),
-            row(
-                BEST_ZEROCOST,
-                score(BEST_ZEROCOST, gt, archs, execution=Execution(store=str(ZEROCOST_STORE), workers=1)),
-                gt,
-            ),
+            row(BEST_ZEROCOST, score(BEST_ZEROCOST, gt, archs, execution=stored), gt),
         ]
         table_configs = int(bpe_table.load(bpe_table.DEFAULT_PATH, gt).complete.sum())
     search = json.loads(Path("results/search_experiment.json").read_text())["headline"]
