@@ -217,9 +217,9 @@ PRESETS: dict[str, BPE] = {
 - `cpu-tiny`, `cpu-small`, `cpu-medium`: sized for a 2-core CPU (one process, one torch thread); measured on 100
   unique cifar10-valid archs (results/bpe_cpu_experiment.md, 2 workers on 2 shared cores): 0.9, 4.9 and 6.8 s per
   arch, Kendall tau 0.01, 0.19 and 0.19: none of them ranks as well as the parameter count (0.53).
-- `cpu-mip-rs`: the best BPE of the CPU-sized MIP run (its random-search arm, results/mip_cpu.md): Kendall tau
-  0.364 [0.197, 0.520] on 50 unique archs, the best tau per CPU second measured there (with the earlier
-  per-iteration lr schedule).
+- `cpu-mip-rs`: the best BPE of an earlier CPU-sized MIP run (its random-search arm, since replaced in
+  results/mip_cpu.md): Kendall tau 0.364 [0.197, 0.520] on 50 unique archs, the best tau per CPU second measured
+  there (with the earlier per-iteration lr schedule).
 - `mip-best-cpu`: the BPE table's best complete config (results/bpe_table_status.json: tau 0.266 on its 60 archs),
   about 1/93,000 of full training in multiply-adds; re-scored on 120 fresh unique archs in results/mip_best_cpu.md
   (`python -m harness.app.mip_best`).
