@@ -55,10 +55,9 @@ class Candidate:
     """Its tau minus the winner's on the table's archs (paired bootstrap); zero for the winner."""
 
 
-def table_candidates(gt: GroundTruth) -> list[Candidate]:
+def table_candidates(table: bpe_table.BPETable) -> list[Candidate]:
     """The winner (highest tau among complete configs under the ceiling), then, cheapest first, every cheaper one
     whose paired 95% interval of the tau difference to the winner reaches 0."""
-    table = bpe_table.load(bpe_table.DEFAULT_PATH, gt)
     relative = table.relative_macs()
     eligible = np.flatnonzero(table.complete & (relative <= CEILING))
     taus = {i: metrics.kendall_tau(*_finite(table.scores[i], table.truth)) for i in eligible}
@@ -116,9 +115,10 @@ def preset_name(config: BPE) -> str | None:
     return next((name for name, preset in PRESETS.items() if preset == config), None)
 
 
-def rescore_candidates(gt: GroundTruth, archs: np.ndarray, live: Execution) -> tuple[list[dict], BPE]:
+def rescore_candidates(
+    candidates: list[Candidate], gt: GroundTruth, archs: np.ndarray, live: Execution
+) -> tuple[list[dict], BPE]:
     """Candidate rows on the fresh archs, each with its fresh tau difference to the winner, and the search BPE."""
-    candidates = table_candidates(gt)
     results = [score("bpe", gt, archs, config=c.config, execution=live) for c in candidates]
     rows = []
     for c, result in zip(candidates, results, strict=True):
@@ -167,7 +167,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("results") / "mip_best_cpu")
     args = parser.parse_args()
     with GroundTruth.open() as gt:
-        winner = table_candidates(gt)[0].config
+        table = bpe_table.load(bpe_table.DEFAULT_PATH, gt)
+        candidates = table_candidates(table)
+        winner = candidates[0].config
         if winner != PRESETS[PRESET]:
             raise SystemExit(f"the table's best config is now {winner.describe()}: update the preset {PRESET}")
         try:
@@ -175,14 +177,13 @@ def main() -> None:
         except ValueError as error:
             parser.error(str(error))
         live = Execution(data_root=args.data_root, store=str(STORE), workers=args.workers)
-        candidates, search_bpe = rescore_candidates(gt, archs, live)
+        rescored, search_bpe = rescore_candidates(candidates, gt, archs, live)
         stored = Execution(data_root=args.data_root, store=str(ZEROCOST_STORE), workers=1)
         rows = [
             row("tabular-hp12", score("tabular-hp12", gt, archs), gt),
             row("params", score("params", gt, archs), gt),
             row(BEST_ZEROCOST, score(BEST_ZEROCOST, gt, archs, execution=stored), gt),
         ]
-        table_configs = int(bpe_table.load(bpe_table.DEFAULT_PATH, gt).complete.sum())
     search = json.loads(Path("results/search_experiment.json").read_text())["headline"]
     if search["live_bpe_setting"] != search_bpe.describe():
         raise SystemExit(
@@ -193,9 +194,9 @@ def main() -> None:
     result = {
         "preset": PRESET,
         "search_bpe": search["live_bpe"],
-        "table_configs": table_configs,
+        "table_configs": int(table.complete.sum()),
         "fresh_archs": archs.tolist(),
-        "candidates": candidates,
+        "candidates": rescored,
         "rows": rows,
         "search": searches(search),
         "provenance": records.collect(),
