@@ -196,7 +196,7 @@ PRESETS: dict[str, BPE] = {
     "cpu-medium": BPE(epochs=3, batch_size=128, lr=0.1, channels=8, cells=1, resolution=16, fraction=0.2),
     "cpu-mip-rs": BPE(epochs=4, batch_size=64, lr=0.1, channels=8, cells=2, resolution=8, fraction=0.1),
     "mip-best-cpu": BPE(
-        epochs=8, batch_size=64, lr=0.2, channels=8, cells=1, resolution=16, fraction=0.5, eval_images=5000
+        epochs=8, batch_size=128, lr=0.05, channels=16, cells=2, resolution=16, fraction=0.1, eval_images=5000
     ),
     "mip-cheap-cpu": BPE(
         epochs=8, batch_size=64, lr=0.1, channels=4, cells=1, resolution=8, fraction=0.1, eval_images=5000
@@ -220,8 +220,8 @@ PRESETS: dict[str, BPE] = {
 - `cpu-mip-rs`: the best BPE of an earlier CPU-sized MIP run (its random-search arm, since replaced in
   results/mip_cpu.md): Kendall tau 0.364 [0.197, 0.520] on 50 unique archs, the best tau per CPU second measured
   there (with the earlier per-iteration lr schedule).
-- `mip-best-cpu`: the BPE table's best complete config (results/bpe_table_status.json: tau 0.431 on its 60 archs,
-  with 33 configs complete), about 1/2,680 of full training in multiply-adds; its re-score on 120 fresh unique
+- `mip-best-cpu`: the BPE table's best complete config (results/bpe_table_status.json: tau 0.580 on its 60 archs,
+  with 34 configs complete), about 1/1,980 of full training in multiply-adds; its re-score on 120 fresh unique
   archs (`python -m harness.app.mip_best`) is owed: results/mip_best_cpu.md holds that of the table's earlier best
   (e4 b256 lr0.2 C8 N1 8px f0.1, tau 0.266 when 19 configs were complete).
 - `mip-cheap-cpu`: the cheapest table config (in multiply-adds) whose tau was within noise of the table's best (at 19
