@@ -198,9 +198,6 @@ PRESETS: dict[str, BPE] = {
     "mip-best-cpu": BPE(
         epochs=8, batch_size=128, lr=0.05, channels=16, cells=2, resolution=16, fraction=0.1, eval_images=5000
     ),
-    "mip-cheap-cpu": BPE(
-        epochs=8, batch_size=64, lr=0.1, channels=4, cells=1, resolution=8, fraction=0.1, eval_images=5000
-    ),
 }
 """Named BPEs. How they were derived:
 
@@ -220,13 +217,10 @@ PRESETS: dict[str, BPE] = {
 - `cpu-mip-rs`: the best BPE of an earlier CPU-sized MIP run (its random-search arm, since replaced in
   results/mip_cpu.md): Kendall tau 0.364 [0.197, 0.520] on 50 unique archs, the best tau per CPU second measured
   there (with the earlier per-iteration lr schedule).
-- `mip-best-cpu`: the BPE table's best complete config (results/bpe_table_status.json: tau 0.580 on its 60 archs,
-  with 34 configs complete), about 1/1,980 of full training in multiply-adds; its re-score on 120 fresh unique
-  archs (`python -m harness.app.mip_best`) is owed: results/mip_best_cpu.md holds that of the table's earlier best
-  (e4 b256 lr0.2 C8 N1 8px f0.1, tau 0.266 when 19 configs were complete).
-- `mip-cheap-cpu`: the cheapest table config (in multiply-adds) whose tau was within noise of the table's best (at 19
-  configs, e4 b256 lr0.2 C8 N1 8px f0.1) on the table's archs and on the fresh ones (paired bootstrap of the difference,
-  results/mip_best_cpu.md); the live BPE of the searchers' headline comparison (results/search_experiment.md).
+- `mip-best-cpu`: the best complete config of the BPE table under 1/1000 of full training in multiply-adds
+  (results/bpe_table_status.json: tau 0.580 on its 60 archs, all 41 configs complete), about 1/1,980 of full
+  training; no cheaper table config is within noise of it there, so it is also the searches' live BPE. Its re-score
+  on 120 fresh unique archs: results/mip_best_cpu.md (`python -m harness.app.mip_best`).
 """
 
 
