@@ -47,6 +47,8 @@ FULL = "tabular-hp200-seed"
 LIVE_PRESET = "mip-best-cpu"
 """The cheapest BPE within noise of the BPE table's best (results/mip_best_cpu.md), as the BPE paper's question asks:
 no cheaper table config is, so the best itself."""
+LIVE_SEARCHES = "searches"
+"""Where, under --out, the live-BPE searches keep their logs and per-seed stores (committed; a rerun reads them)."""
 HP12_CSV = "nb201/nb201-hp12-final-accuracy.csv"
 CPU_DARTS = DartsConfig(replace(NB201_SEARCH, channels=8, cells=1, resolution=16, fraction=0.2))
 """NB201's DARTS setting (50 epochs, batch 64, lr 0.025) with the supernet cut to C=8, N=1, 16 px, 20% of the data."""
@@ -77,7 +79,7 @@ def main() -> None:
     # which run made each part: a rerun of one part keeps the others' provenance
     made = result.setdefault("made", {p: result["provenance"] for p in PARTS if p in result})
     with _groundtruth(args.groundtruth) as gt:
-        searching = Searching(gt, args.workers)
+        searching = Searching(gt, args.workers, args.out / LIVE_SEARCHES)
         if "table5" in parts:
             result["table5"] = searching.table5(args.table5_seeds)
         if "headline" in parts:
@@ -116,11 +118,11 @@ def _groundtruth(path: str | None) -> GroundTruth:
 class Searching:
     """Runs (or reads back) searches and turns their reports into rows."""
 
-    def __init__(self, gt: GroundTruth, workers: int) -> None:
-        self.gt, self.workers = gt, workers
+    def __init__(self, gt: GroundTruth, workers: int, live_searches: Path) -> None:
+        self.gt, self.workers, self.live_searches = gt, workers, live_searches
 
-    def search(self, spec: SearchSpec, seeds: int) -> dict:
-        report = run(spec, self.gt, range(seeds), workers=self.workers)
+    def search(self, spec: SearchSpec, seeds: int, directory: Path | None = None) -> dict:
+        report = run(spec, self.gt, range(seeds), workers=self.workers, directory=directory)
         return _row(report)
 
     def table5(self, seeds: int) -> list[dict]:
@@ -155,7 +157,7 @@ class Searching:
                         estimator_options=live,
                         data_root=data_root,
                     )
-                    rows.append(self.search(spec, live_seeds) | {"bpe": LIVE_PRESET})
+                    rows.append(self.search(spec, live_seeds, self.live_searches) | {"bpe": LIVE_PRESET})
             tables[str(limit)] = _against_full_training(rows)
         return {"live_bpe": LIVE_PRESET, "live_bpe_setting": PRESETS[LIVE_PRESET].describe(), "by_queries": tables}
 

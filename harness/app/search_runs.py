@@ -1,7 +1,8 @@
 """Run a searcher over many seeds (through `harness.executor`: inline, local processes or Dask), resume, report.
 
 Each seed's search is deterministic and independent. Finished seeds are appended, one JSON line each (flushed and
-fsynced), to `<cache>/searches/<searcher>_<estimator>_<dataset>_<budget>s[_<queries>q][_<protocol>]_<key>.jsonl`,
+fsynced), to `<cache>/searches/<searcher>_<estimator>_<dataset>_<budget>s[_<queries>q][_<protocol>]_<key>.jsonl`
+(or that name in a directory the caller gives, e.g. under `results/` to commit a costly live search),
 where `key` hashes everything that changes a search: searcher and its config, protocol, estimator and its config
 (for table estimators a content fingerprint of the ground-truth arrays they read, so a rebuild of the same data
 keeps the key and a merge that changes the values does not), dataset, budget and stop limits. Only the calling
@@ -150,11 +151,12 @@ class SearchSpec:
         }
         return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
-    def store_path(self, gt: GroundTruth) -> Path:
+    def store_path(self, gt: GroundTruth, directory: Path | None = None) -> Path:
+        """The search log: in `directory`, else `<cache>/searches`."""
         limit = f"{self.budget:g}s" + (f"_{self.max_queries}q" if self.max_queries is not None else "")
         protocol = f"_{self.protocol}" if not registry.entry(self.searcher).live else ""
         name = f"{self.searcher}_{self.estimator or 'none'}_{self.dataset}_{limit}{protocol}_{self.key(gt)}.jsonl"
-        return paths.cache_dir() / "searches" / name
+        return (directory or paths.cache_dir() / "searches") / name
 
 
 def seed_store(log: Path, seed: int) -> Path:
@@ -240,14 +242,16 @@ def run(
     resume: bool = True,
     progress: bool = True,
     scheduler: str | None = None,
+    directory: Path | None = None,
 ) -> SearchReport:
     """Search with every seed not already stored (in `workers` local processes or on the Dask `scheduler`), store
-    each as it ends, and report; seeds that raise are reported together after the others are stored."""
+    each as it ends (in `directory`, else the user cache), and report; seeds that raise are reported together after
+    the others are stored."""
     if not seeds:
         raise ValueError("give at least one seed")
     spec.check(gt)
     executor = Executor(workers, scheduler, progress=False)
-    path = spec.store_path(gt)
+    path = spec.store_path(gt, directory)
     with _ResultsLog(path) as log:
         if not resume:
             log.clear()

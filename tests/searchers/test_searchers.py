@@ -260,6 +260,16 @@ def test_run_stores_seeds_and_resumes(gt, tmp_path, monkeypatch) -> None:
     assert fresh.resumed == 0 and [r["arch"] for r in fresh.records] == [r["arch"] for r in again.records]
 
 
+def test_run_in_a_named_directory_stores_and_resumes_there(gt, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("BPEBENCH_CACHE_DIR", str(tmp_path / "cache"))
+    spec = SearchSpec("rs", "tabular-hp200-seed", "cifar10-valid", 20_000.0)
+    first = run(spec, gt, [0, 1], progress=False, directory=tmp_path / "committed")
+    assert first.store == spec.store_path(gt, tmp_path / "committed") and first.store.is_file()
+    assert not (tmp_path / "cache" / "searches").exists()
+    again = run(spec, gt, [0, 1], progress=False, directory=tmp_path / "committed")
+    assert again.resumed == 2 and [r["arch"] for r in again.records] == [r["arch"] for r in first.records]
+
+
 def test_seeds_that_fail_are_reported_together_and_not_stored(gt, tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("BPEBENCH_CACHE_DIR", str(tmp_path))
     spec = SearchSpec("darts-v1", None, "cifar10-valid", 1e-9, {"config": TINY_DARTS})
